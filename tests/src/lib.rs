@@ -1,0 +1,82 @@
+//! Shared helpers of the integration tests: capturing tracing events.
+
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+/// One captured event: level, target and fields rendered as text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Captured {
+    pub level: Level,
+    pub target: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Captured {
+    /// The value of field `name`, if present.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Captured>>>);
+
+struct Fields(Vec<(String, String)>);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.push((field.name().to_owned(), value.to_owned()));
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Recorder {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let mut fields = Fields(Vec::new());
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(Captured {
+            level: *event.metadata().level(),
+            target: event.metadata().target().to_owned(),
+            fields: fields.0,
+        });
+    }
+}
+
+/// Captures the events emitted on this thread until the guard is dropped.
+pub struct Capture {
+    events: Arc<Mutex<Vec<Captured>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl Capture {
+    /// Starts capturing every event (all levels) on the current thread.
+    pub fn start() -> Capture {
+        let recorder = Recorder::default();
+        let events = recorder.0.clone();
+        let subscriber = tracing_subscriber::registry().with(recorder);
+        Capture {
+            events,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// The events captured so far with target `steadfast`.
+    pub fn steadfast(&self) -> Vec<Captured> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.target == "steadfast")
+            .cloned()
+            .collect()
+    }
+}
