@@ -192,6 +192,16 @@ where
 
 /// A literal number (integer or float), or `None` for another expression.
 fn float_literal(expr: &Expr, errors: &mut Errors) -> Option<Option<f64>> {
+    if let Expr::Unary(syn::ExprUnary {
+        op: syn::UnOp::Neg(_),
+        expr: inner,
+        ..
+    }) = unwrap_group(expr)
+    {
+        if matches!(unwrap_group(inner), Expr::Lit(_)) {
+            return float_literal(inner, errors).map(|v| v.map(|v| -v));
+        }
+    }
     let parsed = match unwrap_group(expr) {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Float(f), ..
@@ -413,7 +423,7 @@ impl RetryArgs {
                 "factor" => {
                     if let Some(expr) = value(meta, errors) {
                         match float_literal(&expr, errors) {
-                            Some(Some(f)) if !(f >= 1.0) => errors.push_new(
+                            Some(Some(f)) if f.is_nan() || f < 1.0 => errors.push_new(
                                 expr.span(),
                                 "`factor` must be at least 1.0 (delays never shrink)",
                             ),

@@ -91,7 +91,7 @@ enum Parsed {
     Retry(Box<RetryArgs>),
     Timeout(TimeoutArgs),
     Boundary(BoundaryArgs),
-    Limit(LimitArgs),
+    Limit(Box<LimitArgs>),
 }
 
 impl Parsed {
@@ -108,7 +108,9 @@ impl Parsed {
                 }),
             },
             Kind::ErrorBoundary => Parsed::Boundary(BoundaryArgs::parse(layer.args, errors)),
-            Kind::Limit => Parsed::Limit(LimitArgs::parse(layer.args, layer.span, errors)),
+            Kind::Limit => {
+                Parsed::Limit(Box::new(LimitArgs::parse(layer.args, layer.span, errors)))
+            }
         }
     }
 
@@ -202,7 +204,7 @@ fn generate(function: &Function, layers: &[Parsed]) -> TokenStream {
             // An unreachable `return` of the declared type, so `?` and early `return`
             // in the body infer against the signature (as in tracing-attributes).
             quote_spanned! {cx.ret_span=>
-                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return, clippy::empty_loop)]
                 if false {
                     let #ret: #ty = loop {};
                     return #ret;
@@ -290,16 +292,16 @@ fn limit(cx: &Context, args: &LimitArgs, inner: Code) -> Code {
             let mut ctor = match &args.concurrency {
                 Some(n) => {
                     let n = &n.value;
-                    quote_spanned!(n.span()=> ::steadfast::Limiter::concurrency((#n) as usize))
+                    quote_spanned!(n.span()=> ::steadfast::Limiter::concurrency(#n))
                 }
                 None => TokenStream::new(),
             };
             if let (Some(rate), Some(per)) = (&args.rate, &args.per) {
                 let (rate, per) = (&rate.value, &per.value);
                 ctor = if ctor.is_empty() {
-                    quote_spanned!(rate.span()=> ::steadfast::Limiter::rate((#rate) as u32, #per))
+                    quote_spanned!(rate.span()=> ::steadfast::Limiter::rate(#rate, #per))
                 } else {
-                    quote_spanned!(rate.span()=> #ctor.and_rate((#rate) as u32, #per))
+                    quote_spanned!(rate.span()=> #ctor.and_rate(#rate, #per))
                 };
             }
             let limiter = format_ident!("__STEADFAST_LIMITER", span = Span::mixed_site());
@@ -380,9 +382,9 @@ fn retry(
         None => quote!(::steadfast::__private::no_hint),
     };
     let rebinds = inputs.iter().map(rebind);
-    let after = quote_spanned!(*ret_span=> ::steadfast::__private::Attempts::after);
     let st = format_ident!("__steadfast_retry", span = Span::mixed_site());
     let out = format_ident!("__steadfast_out", span = Span::mixed_site());
+    let after = quote_spanned!(*ret_span=> ::steadfast::__private::Attempts::after(&mut #st, &#out, #when, #hint));
     let delay = format_ident!("__steadfast_delay", span = Span::mixed_site());
     let inner = inner.block();
     Code::Block(quote! {
@@ -392,7 +394,7 @@ fn retry(
                 #(#rebinds)*
                 #inner
             };
-            match #after(&mut #st, &#out, #when, #hint) {
+            match #after {
                 ::core::option::Option::Some(#delay) => ::steadfast::__private::sleep(#delay).await,
                 ::core::option::Option::None => break #out,
             }

@@ -165,16 +165,23 @@ pub fn log_boundary(
 
 /// An owned argument handed to every attempt of `#[retry]`.
 #[diagnostic::on_unimplemented(
-    message = "`#[retry]` runs the body once per attempt, so this owned argument of type `{Self}` must be `Clone`",
-    label = "cloned for every attempt",
-    note = "take it by reference (`&{Self}`) instead, or implement `Clone` for `{Self}`"
+    message = "`#[retry]` runs the body once per attempt, so this owned argument of type `{Self}` must be `Clone`: take it by reference (`&{Self}`) instead, or implement `Clone` for it",
+    label = "cloned for every attempt"
 )]
-pub trait RetryArg: Clone {}
+pub trait RetryArg {
+    /// A copy for the next attempt.
+    fn clone_for_attempt(&self) -> Self;
+}
 
-impl<T: Clone> RetryArg for T {}
+impl<T: Clone> RetryArg for T {
+    #[inline(always)]
+    fn clone_for_attempt(&self) -> Self {
+        self.clone()
+    }
+}
 
 /// A copy of an owned argument for one attempt.
 #[inline(always)]
 pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
-    arg.clone()
+    arg.clone_for_attempt()
 }

@@ -232,6 +232,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the borrows select the impl
     fn source_dispatch_prefers_error_then_deref_then_display() {
         let typed = Outer(std::io::Error::other("inner"));
         assert_eq!(

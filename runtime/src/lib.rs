@@ -83,3 +83,7 @@ pub use retry::{
 };
 pub use steadfast_macros::{error_boundary, limit, retry, timeout};
 pub use timeout::timeout;
+
+/// The `backoff` crate, for `#[retry(policy = ..)]` (feature `backoff`).
+#[cfg(feature = "backoff")]
+pub use backoff;

@@ -161,7 +161,7 @@ impl RetryPolicy {
     pub fn check(&self) -> Result<(), InvalidPolicy> {
         if self.attempts == 0 {
             Err(InvalidPolicy::ZeroAttempts)
-        } else if !(self.factor >= 1.0) {
+        } else if self.factor.is_nan() || self.factor < 1.0 {
             Err(InvalidPolicy::Factor)
         } else if !(0.0..=1.0).contains(&self.jitter) {
             Err(InvalidPolicy::Jitter)

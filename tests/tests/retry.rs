@@ -1,0 +1,496 @@
+//! `#[retry]`: exact schedules on the paused clock, arguments per attempt,
+//! cancellation, events, and stacking with `#[timeout]` and `#[error_boundary]`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use steadfast::{TimedOut, error_boundary, retry, timeout};
+use steadfast_tests::Capture;
+use tokio::time::{Instant, sleep};
+
+#[derive(Debug, Clone, PartialEq)]
+enum ApiError {
+    Unavailable(u32),
+    NotFound,
+    Throttled(Duration),
+    TimedOut,
+}
+
+impl ApiError {
+    fn is_transient(&self) -> bool {
+        !matches!(self, ApiError::NotFound)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Throttled(d) => Some(*d),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl From<TimedOut> for ApiError {
+    fn from(_: TimedOut) -> Self {
+        ApiError::TimedOut
+    }
+}
+
+/// Records when each attempt of a test function started, relative to `origin`.
+/// Thread-local: every `#[tokio::test]` runs on its own thread.
+struct Starts;
+
+thread_local! {
+    static STARTED: std::cell::RefCell<Vec<Duration>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Starts {
+    fn record(&self, origin: Instant) -> u32 {
+        STARTED.with_borrow_mut(|v| {
+            v.push(origin.elapsed());
+            v.len() as u32
+        })
+    }
+    fn take_ms(&self) -> Vec<u128> {
+        STARTED
+            .with_borrow_mut(std::mem::take)
+            .iter()
+            .map(|d| d.as_millis())
+            .collect()
+    }
+}
+
+static STARTS: Starts = Starts;
+
+macro_rules! failing {
+    ($name:ident, $($args:tt)*) => {
+        #[retry($($args)*)]
+        async fn $name(origin: Instant) -> Result<(), ApiError> {
+            let n = STARTS.record(origin);
+            Err(ApiError::Unavailable(n))
+        }
+    };
+}
+
+failing!(exponential, attempts = 4, delay = 100ms, jitter = 0);
+failing!(
+    linear,
+    attempts = 4,
+    delay = 100ms,
+    backoff = linear,
+    jitter = 0
+);
+failing!(
+    constant,
+    attempts = 4,
+    delay = 100ms,
+    backoff = constant,
+    jitter = 0
+);
+failing!(
+    factor_three,
+    attempts = 4,
+    delay = 100ms,
+    factor = 3,
+    jitter = 0
+);
+failing!(
+    capped,
+    attempts = 5,
+    delay = 100ms,
+    max_delay = 250ms,
+    jitter = 0
+);
+failing!(defaults_without_jitter, jitter = 0);
+failing!(
+    budget,
+    attempts = 10,
+    delay = 100ms,
+    jitter = 0,
+    max_elapsed = 1s
+);
+
+async fn schedule<F: Future<Output = Result<(), ApiError>>>(
+    call: impl FnOnce(Instant) -> F,
+) -> (Vec<u128>, ApiError, u128) {
+    let origin = Instant::now();
+    let err = call(origin).await.unwrap_err();
+    (STARTS.take_ms(), err, origin.elapsed().as_millis())
+}
+
+#[tokio::test(start_paused = true)]
+async fn schedules_sleep_exactly_and_return_the_last_error() {
+    assert_eq!(
+        schedule(exponential).await,
+        (vec![0, 100, 300, 700], ApiError::Unavailable(4), 700)
+    );
+    assert_eq!(
+        schedule(linear).await,
+        (vec![0, 100, 300, 600], ApiError::Unavailable(4), 600)
+    );
+    assert_eq!(
+        schedule(constant).await,
+        (vec![0, 100, 200, 300], ApiError::Unavailable(4), 300)
+    );
+    assert_eq!(
+        schedule(factor_three).await,
+        (vec![0, 100, 400, 1300], ApiError::Unavailable(4), 1300)
+    );
+    assert_eq!(
+        schedule(capped).await,
+        (vec![0, 100, 300, 550, 800], ApiError::Unavailable(5), 800)
+    );
+    // Defaults: 3 attempts, 100 ms, exponential.
+    assert_eq!(
+        schedule(defaults_without_jitter).await,
+        (vec![0, 100, 300], ApiError::Unavailable(3), 300)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_elapsed_never_starts_an_attempt_after_the_budget() {
+    // Starts at 0, 100, 300, 700; the next would start at 1500 > 1000, so the delay
+    // is not slept and the 4th error comes back at 700 ms.
+    assert_eq!(
+        schedule(budget).await,
+        (vec![0, 100, 300, 700], ApiError::Unavailable(4), 700)
+    );
+}
+
+failing!(jittered, attempts = 2, delay = 1s, jitter = 0.5);
+failing!(
+    jittered_capped,
+    attempts = 2,
+    delay = 1s,
+    jitter = 0.5,
+    max_delay = 1100ms
+);
+failing!(default_jitter, attempts = 2, delay = 1s);
+
+#[tokio::test(start_paused = true)]
+async fn jitter_stays_within_its_range_varies_and_never_passes_max_delay() {
+    let mut gaps = Vec::new();
+    for _ in 0..200 {
+        let (starts, _, _) = schedule(jittered).await;
+        gaps.push(starts[1]);
+    }
+    assert!(gaps.iter().all(|g| (500..=1500).contains(g)), "{gaps:?}");
+    let distinct: std::collections::HashSet<_> = gaps.iter().collect();
+    assert!(distinct.len() > 50, "jitter must vary: {distinct:?}");
+
+    for _ in 0..200 {
+        let (starts, _, _) = schedule(jittered_capped).await;
+        assert!((500..=1100).contains(&starts[1]), "{starts:?}");
+        let (starts, _, _) = schedule(default_jitter).await;
+        assert!((500..=1500).contains(&starts[1]), "{starts:?}");
+    }
+}
+
+#[retry(attempts = 5, delay = 100ms, jitter = 0, when = ApiError::is_transient)]
+async fn predicate(origin: Instant, fail_with: ApiError) -> Result<(), ApiError> {
+    STARTS.record(origin);
+    Err(fail_with)
+}
+
+#[retry(attempts = 5, delay = 100ms, jitter = 0, when = |e: &ApiError| matches!(e, ApiError::Unavailable(_)))]
+async fn closure_predicate(origin: Instant, fail_with: ApiError) -> Result<(), ApiError> {
+    STARTS.record(origin);
+    Err(fail_with)
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_false_returns_at_once() {
+    assert_eq!(
+        schedule(|o| predicate(o, ApiError::NotFound)).await,
+        (vec![0], ApiError::NotFound, 0)
+    );
+    assert_eq!(
+        schedule(|o| predicate(o, ApiError::Unavailable(0))).await,
+        (vec![0, 100, 300, 700, 1500], ApiError::Unavailable(0), 1500)
+    );
+    assert_eq!(
+        schedule(|o| closure_predicate(o, ApiError::NotFound)).await,
+        (vec![0], ApiError::NotFound, 0)
+    );
+    assert_eq!(
+        schedule(|o| closure_predicate(o, ApiError::Unavailable(1)))
+            .await
+            .0
+            .len(),
+        5
+    );
+}
+
+#[retry(attempts = 3, delay = 100ms, jitter = 0, retry_after = ApiError::retry_after)]
+async fn throttled(origin: Instant, hint: Duration) -> Result<(), ApiError> {
+    STARTS.record(origin);
+    Err(ApiError::Throttled(hint))
+}
+
+#[retry(attempts = 3, delay = 100ms, jitter = 0, retry_after = ApiError::retry_after, max_elapsed = 3s)]
+async fn throttled_with_budget(origin: Instant, hint: Duration) -> Result<(), ApiError> {
+    STARTS.record(origin);
+    Err(ApiError::Throttled(hint))
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_replaces_the_delay_within_max_elapsed() {
+    let hint = Duration::from_secs(2);
+    assert_eq!(
+        schedule(|o| throttled(o, hint)).await,
+        (vec![0, 2000, 4000], ApiError::Throttled(hint), 4000)
+    );
+    // Longer than `max_delay` (10 s): the server's hint is honoured.
+    let long = Duration::from_secs(30);
+    assert_eq!(
+        schedule(|o| throttled(o, long)).await.0,
+        vec![0, 30_000, 60_000]
+    );
+    // With a 3 s budget: 0, 2000; the next would start at 4000 > 3000.
+    assert_eq!(
+        schedule(|o| throttled_with_budget(o, hint)).await,
+        (vec![0, 2000], ApiError::Throttled(hint), 2000)
+    );
+    // A hint beyond the budget is not slept at all.
+    assert_eq!(
+        schedule(|o| throttled_with_budget(o, long)).await,
+        (vec![0], ApiError::Throttled(long), 0)
+    );
+}
+
+// ---- arguments are intact for every attempt --------------------------------------
+
+static CLONES: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug)]
+struct Payload(String);
+
+impl Clone for Payload {
+    fn clone(&self) -> Self {
+        CLONES.fetch_add(1, Ordering::SeqCst);
+        Payload(self.0.clone())
+    }
+}
+
+#[retry(attempts = 3, delay = 10ms, jitter = 0)]
+async fn every_kind_of_argument(
+    shared: &str,
+    log: &mut Vec<String>,
+    mut owned: Payload,
+    (a, b): (u32, u32),
+    mut count: u32,
+) -> Result<usize, ApiError> {
+    owned.0.push('!');
+    count += a + b;
+    log.push(format!("{shared} {} {count}", owned.0));
+    if log.len() < 3 {
+        Err(ApiError::Unavailable(count))
+    } else {
+        Ok(log.len())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn references_reused_mut_reborrowed_owned_cloned_per_attempt() {
+    CLONES.store(0, Ordering::SeqCst);
+    let mut log = Vec::new();
+    let result = every_kind_of_argument("s", &mut log, Payload("p".into()), (1, 2), 10).await;
+    assert_eq!(result, Ok(3));
+    // Every attempt saw the arguments as passed, not as the last attempt left them.
+    assert_eq!(log, ["s p! 13", "s p! 13", "s p! 13"]);
+    assert_eq!(CLONES.load(Ordering::SeqCst), 3);
+}
+
+struct Client {
+    calls: u32,
+}
+
+impl Client {
+    #[retry(attempts = 4, delay = 50ms, jitter = 0)]
+    async fn connect(&mut self) -> Result<u32, ApiError> {
+        self.calls += 1;
+        if self.calls < 3 {
+            Err(ApiError::Unavailable(self.calls))
+        } else {
+            Ok(self.calls)
+        }
+    }
+
+    #[retry(attempts = 2, delay = 50ms, jitter = 0)]
+    async fn peek(&self, fail: bool) -> Result<u32, ApiError> {
+        if fail {
+            Err(ApiError::NotFound)
+        } else {
+            Ok(self.calls)
+        }
+    }
+
+    #[retry(attempts = 2, delay = 50ms, jitter = 0)]
+    async fn consume(self) -> Result<u32, ApiError> {
+        Ok(self.calls)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn mut_self_methods_retry() {
+    let start = Instant::now();
+    let mut client = Client { calls: 0 };
+    assert_eq!(client.connect().await, Ok(3));
+    assert_eq!(start.elapsed(), Duration::from_millis(150));
+    assert_eq!(client.peek(false).await, Ok(3));
+    assert_eq!(client.peek(true).await, Err(ApiError::NotFound));
+    assert_eq!(client.consume().await, Ok(3));
+}
+
+// ---- cancellation, Send, events -------------------------------------------------
+
+static RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[retry(attempts = 100, delay = 100ms, backoff = constant, jitter = 0)]
+async fn forever() -> Result<(), ApiError> {
+    RUNS.fetch_add(1, Ordering::SeqCst);
+    Err(ApiError::Unavailable(0))
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_future_stops_retrying_at_once() {
+    RUNS.store(0, Ordering::SeqCst);
+    let task = tokio::spawn(forever());
+    sleep(Duration::from_millis(250)).await;
+    assert_eq!(RUNS.load(Ordering::SeqCst), 3); // at 0, 100, 200
+    task.abort();
+    sleep(Duration::from_secs(60)).await;
+    assert_eq!(RUNS.load(Ordering::SeqCst), 3);
+
+    // Also when the future is dropped in place, not spawned.
+    RUNS.store(0, Ordering::SeqCst);
+    let _ = tokio::time::timeout(Duration::from_millis(150), forever()).await;
+    sleep(Duration::from_secs(60)).await;
+    assert_eq!(RUNS.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_retry_emits_a_warn_event() {
+    let capture = Capture::start();
+    let origin = Instant::now();
+    exponential(origin).await.unwrap_err();
+    STARTS.take_ms();
+    let events = capture.steadfast();
+    assert_eq!(
+        events.len(),
+        3,
+        "one per retry, none for the final error: {events:#?}"
+    );
+    for (i, (e, delay)) in events.iter().zip(["100", "200", "400"]).enumerate() {
+        assert_eq!(e.level, tracing::Level::WARN);
+        assert_eq!(e.field("function"), Some("exponential"));
+        assert_eq!(e.field("attempt"), Some((i + 1).to_string().as_str()));
+        assert_eq!(e.field("max_attempts"), Some("4"));
+        assert_eq!(e.field("delay_ms"), Some(delay));
+        assert_eq!(
+            e.field("error"),
+            Some(format!("Unavailable({})", i + 1).as_str())
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_future_is_send() {
+    let mut client = Client { calls: 0 };
+    let handle = tokio::spawn(async move { client.connect().await });
+    assert_eq!(handle.await.unwrap(), Ok(3));
+}
+
+// ---- stacking --------------------------------------------------------------------
+
+#[retry(attempts = 3, delay = 100ms, jitter = 0)]
+#[timeout(250ms)]
+async fn timeout_per_attempt(origin: Instant) -> Result<(), ApiError> {
+    STARTS.record(origin);
+    sleep(Duration::from_millis(300)).await;
+    Ok(())
+}
+
+#[timeout(1s)]
+#[retry(attempts = 5, delay = 100ms, jitter = 0)]
+async fn timeout_for_everything(origin: Instant) -> Result<(), ApiError> {
+    let n = STARTS.record(origin);
+    sleep(Duration::from_millis(300)).await;
+    Err(ApiError::Unavailable(n))
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_over_timeout_gives_each_attempt_its_own_deadline() {
+    // 0–250 timed out, sleep 100, 350–600 timed out, sleep 200, 800–1050 timed out.
+    assert_eq!(
+        schedule(timeout_per_attempt).await,
+        (vec![0, 350, 800], ApiError::TimedOut, 1050)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_over_retry_bounds_all_attempts_together() {
+    // 0–300 failed, sleep 100, 400–700 failed, sleep 200, 900–: cut at 1000.
+    assert_eq!(
+        schedule(timeout_for_everything).await,
+        (vec![0, 400, 900], ApiError::TimedOut, 1000)
+    );
+}
+
+#[error_boundary("outside")]
+#[retry(attempts = 3, delay = 100ms, jitter = 0)]
+async fn boundary_over_retry(origin: Instant) -> Result<(), ApiError> {
+    let n = STARTS.record(origin);
+    Err(ApiError::Unavailable(n))
+}
+
+#[retry(attempts = 3, delay = 100ms, jitter = 0)]
+#[error_boundary("inside")]
+async fn retry_over_boundary(origin: Instant) -> Result<(), ApiError> {
+    let n = STARTS.record(origin);
+    Err(ApiError::Unavailable(n))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_boundary_outside_retry_logs_only_the_final_error() {
+    let capture = Capture::start();
+    assert_eq!(
+        schedule(boundary_over_retry).await,
+        (vec![0, 100, 300], ApiError::Unavailable(3), 300)
+    );
+    let events = capture.steadfast();
+    let errors: Vec<_> = events
+        .iter()
+        .filter(|e| e.level == tracing::Level::ERROR)
+        .collect();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].field("error"), Some("Unavailable(3)"));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.level == tracing::Level::WARN)
+            .count(),
+        2
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_boundary_inside_retry_logs_every_attempt() {
+    let capture = Capture::start();
+    assert_eq!(
+        schedule(retry_over_boundary).await.1,
+        ApiError::Unavailable(3)
+    );
+    let errors: Vec<_> = capture
+        .steadfast()
+        .into_iter()
+        .filter(|e| e.level == tracing::Level::ERROR)
+        .collect();
+    assert_eq!(errors.len(), 3);
+    assert_eq!(errors[2].field("error"), Some("Unavailable(3)"));
+}
