@@ -74,10 +74,7 @@ async fn stock(id: u32) -> Result<u32, InventoryError> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_target(true)
-        .with_max_level(tracing::Level::INFO)
-        .init();
+    tracing_subscriber::fmt().with_target(true).with_max_level(tracing::Level::INFO).init();
     let started = tokio::time::Instant::now();
     for id in [7, 8, 0, 9, 11] {
         match stock(id).await {
@@ -85,9 +82,5 @@ async fn main() {
             Err(e) => println!("stock({id}) failed: {e}"),
         }
     }
-    println!(
-        "{} service calls in {:.1?}",
-        CALLS.load(Ordering::SeqCst),
-        started.elapsed()
-    );
+    println!("{} service calls in {:.1?}", CALLS.load(Ordering::SeqCst), started.elapsed());
 }

@@ -42,19 +42,12 @@ fn set_once<T>(slot: &mut Option<Spanned<T>>, value: T, key: &syn::Path, errors:
         let name = key_name(key);
         errors.push_new(key.span(), format!("duplicate argument `{name}`"));
     } else {
-        *slot = Some(Spanned {
-            value,
-            span: key.span(),
-        });
+        *slot = Some(Spanned { value, span: key.span() });
     }
 }
 
 fn key_name(path: &syn::Path) -> String {
-    path.segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect::<Vec<_>>()
-        .join("::")
+    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
 }
 
 /// "unknown argument `atempts`; did you mean `attempts`?"
@@ -65,11 +58,7 @@ fn unknown_key(path: &syn::Path, attribute: &str, known: &[&str]) -> syn::Error 
         .map(|k| (edit_distance(&name, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 3))
         .min();
-    let expected = known
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let expected = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
     let message = match close {
         Some((_, k)) => {
             format!("unknown argument `{name}` of `#[{attribute}]`; did you mean `{k}`?")
@@ -90,9 +79,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(above + 1);
+            row[j + 1] = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(above + 1);
             diagonal = above;
         }
     }
@@ -106,10 +93,7 @@ fn value(meta: &ParseNestedMeta, errors: &mut Errors) -> Option<Expr> {
     let input = match meta.value() {
         Ok(input) => input,
         Err(_) => {
-            errors.push_new(
-                meta.path.span(),
-                format!("`{key}` needs a value: `{key} = ...`"),
-            );
+            errors.push_new(meta.path.span(), format!("`{key}` needs a value: `{key} = ...`"));
             skip_to_comma(meta.input);
             return None;
         }
@@ -136,10 +120,7 @@ fn skip_to_comma(input: ParseStream) {
 fn no_value(meta: &ParseNestedMeta, errors: &mut Errors) {
     if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
         let key = key_name(&meta.path);
-        errors.push_new(
-            meta.input.span(),
-            format!("`{key}` is a flag and takes no value"),
-        );
+        errors.push_new(meta.input.span(), format!("`{key}` is a flag and takes no value"));
         skip_to_comma(meta.input);
     }
 }
@@ -173,9 +154,7 @@ where
     T::Err: std::fmt::Display,
 {
     match unwrap_group(expr) {
-        Expr::Lit(syn::ExprLit {
-            lit: Lit::Int(int), ..
-        }) => match int.base10_parse::<T>() {
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<T>() {
             Ok(v) => Some(Some(v)),
             Err(e) => {
                 errors.push(e);
@@ -192,23 +171,16 @@ where
 
 /// A literal number (integer or float), or `None` for another expression.
 fn float_literal(expr: &Expr, errors: &mut Errors) -> Option<Option<f64>> {
-    if let Expr::Unary(syn::ExprUnary {
-        op: syn::UnOp::Neg(_),
-        expr: inner,
-        ..
-    }) = unwrap_group(expr)
+    if let Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr: inner, .. }) =
+        unwrap_group(expr)
     {
         if matches!(unwrap_group(inner), Expr::Lit(_)) {
             return float_literal(inner, errors).map(|v| v.map(|v| -v));
         }
     }
     let parsed = match unwrap_group(expr) {
-        Expr::Lit(syn::ExprLit {
-            lit: Lit::Float(f), ..
-        }) => f.base10_parse::<f64>(),
-        Expr::Lit(syn::ExprLit {
-            lit: Lit::Int(i), ..
-        }) => i.base10_parse::<f64>(),
+        Expr::Lit(syn::ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse::<f64>(),
+        Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<f64>(),
         Expr::Lit(other) => {
             errors.push_new(other.span(), "expected a number");
             return None;
@@ -290,11 +262,7 @@ impl BoundaryArgs {
         // A leading string literal is the context: `#[error_boundary("creating user")]`.
         let mut rest = tokens;
         let leading = (|input: ParseStream| {
-            let lit: Option<LitStr> = if input.peek(LitStr) {
-                Some(input.parse()?)
-            } else {
-                None
-            };
+            let lit: Option<LitStr> = if input.peek(LitStr) { Some(input.parse()?) } else { None };
             if lit.is_some() && !input.is_empty() {
                 input.parse::<Token![,]>()?;
             }
@@ -304,10 +272,7 @@ impl BoundaryArgs {
         match leading {
             Ok((lit, tail)) => {
                 if let Some(lit) = lit {
-                    context = Some(Spanned {
-                        span: lit.span(),
-                        value: lit,
-                    });
+                    context = Some(Spanned { span: lit.span(), value: lit });
                 }
                 rest = tail;
             }
@@ -321,9 +286,9 @@ impl BoundaryArgs {
             if meta.path.is_ident("context") {
                 if let Some(expr) = value(meta, errors) {
                     match unwrap_group(&expr) {
-                        Expr::Lit(syn::ExprLit {
-                            lit: Lit::Str(s), ..
-                        }) => set_once(&mut context, s.clone(), &meta.path, errors),
+                        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => {
+                            set_once(&mut context, s.clone(), &meta.path, errors)
+                        }
                         other => errors.push_new(
                             other.span(),
                             "`context` must be a string literal: `context = \"creating user\"`",
@@ -562,9 +527,12 @@ impl LimitArgs {
             );
             return args;
         }
+        // Keys given, valid or not: cross-checks must not add follow-on errors.
+        let mut seen: Vec<String> = Vec::new();
         parse_meta(tokens, errors, |meta, errors| {
             let key = &meta.path;
             let name = key.get_ident().map(ToString::to_string).unwrap_or_default();
+            seen.push(if LIMIT_KEYS.contains(&name.as_str()) { name.clone() } else { "?".into() });
             match name.as_str() {
                 "concurrency" | "rate" => {
                     if let Some(expr) = value(meta, errors) {
@@ -596,11 +564,8 @@ impl LimitArgs {
                             }
                         };
                         if ok {
-                            let slot = if name == "rate" {
-                                &mut args.rate
-                            } else {
-                                &mut args.concurrency
-                            };
+                            let slot =
+                                if name == "rate" { &mut args.rate } else { &mut args.concurrency };
                             set_once(slot, expr, key, errors);
                         }
                     }
@@ -610,11 +575,7 @@ impl LimitArgs {
                         if name == "per" && d.nanos() == Some(0) {
                             errors.push_new(d.span(), "`per` must be longer than zero");
                         } else {
-                            let slot = if name == "per" {
-                                &mut args.per
-                            } else {
-                                &mut args.wait
-                            };
+                            let slot = if name == "per" { &mut args.per } else { &mut args.wait };
                             set_once(slot, d, key, errors);
                         }
                     }
@@ -635,16 +596,17 @@ impl LimitArgs {
             }
             Ok(())
         });
+        let given = |key: &str| seen.iter().any(|k| k == key);
         match (&args.rate, &args.per) {
-            (Some(rate), None) => {
+            (Some(rate), None) if !given("per") => {
                 errors.push_new(rate.span, "`rate` needs `per`: `rate = 100, per = 1s`")
             }
-            (None, Some(per)) => {
+            (None, Some(per)) if !given("rate") => {
                 errors.push_new(per.span, "`per` needs `rate`: `rate = 100, per = 1s`")
             }
             _ => {}
         }
-        if let Some(using) = &args.using {
+        if args.using.is_some() {
             for (name, span) in [
                 ("concurrency", args.concurrency.as_ref().map(|a| a.span)),
                 ("rate", args.rate.as_ref().map(|a| a.span)),
@@ -657,8 +619,7 @@ impl LimitArgs {
                     );
                 }
             }
-            let _ = using;
-        } else if args.concurrency.is_none() && args.rate.is_none() && args.per.is_none() {
+        } else if !["concurrency", "rate", "per", "?"].iter().any(|k| given(k)) {
             errors.push_new(
                 span,
                 "`#[limit]` needs a limit: `concurrency = N`, `rate = N, per = D`, or `using = LIMITER`",

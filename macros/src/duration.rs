@@ -61,32 +61,21 @@ pub fn parse(expr: Expr) -> syn::Result<DurationArg> {
         Expr::Group(group) => parse(*group.expr),
         Expr::Paren(paren) if is_literal(&paren.expr) => parse(*paren.expr),
         Expr::Lit(lit) => match &lit.lit {
-            Lit::Int(int) => literal(
-                &int.to_string(),
-                int.base10_digits(),
-                int.suffix(),
-                int.span(),
-            ),
-            Lit::Float(float) => literal(
-                &float.to_string(),
-                float.base10_digits(),
-                float.suffix(),
-                float.span(),
-            ),
+            Lit::Int(int) => {
+                literal(&int.to_string(), int.base10_digits(), int.suffix(), int.span())
+            }
+            Lit::Float(float) => {
+                literal(&float.to_string(), float.base10_digits(), float.suffix(), float.span())
+            }
             Lit::Str(text) => parse_str(&text.value(), text.span()),
             other => Err(syn::Error::new(
                 other.span(),
                 format!("expected a duration such as `250ms` or `1.5s` (units: {UNITS})"),
             )),
         },
-        Expr::Unary(syn::ExprUnary {
-            op: syn::UnOp::Neg(_),
-            ref expr,
-            ..
-        }) if is_literal(expr) => Err(syn::Error::new(
-            expr.span(),
-            "a duration cannot be negative",
-        )),
+        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), ref expr, .. }) if is_literal(expr) => {
+            Err(syn::Error::new(expr.span(), "a duration cannot be negative"))
+        }
         other => Ok(DurationArg::Expr(Box::new(other))),
     }
 }
@@ -98,9 +87,8 @@ fn is_literal(expr: &Expr) -> bool {
 /// `"250ms"`: the same grammar inside a string.
 fn parse_str(text: &str, span: Span) -> syn::Result<DurationArg> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(text.len());
+    let split =
+        text.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_')).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     if digits.is_empty() {
         return Err(syn::Error::new(
@@ -134,17 +122,11 @@ fn literal(raw: &str, digits: &str, unit: &str, span: Span) -> syn::Result<Durat
             ));
         }
         other => {
-            return Err(syn::Error::new(
-                span,
-                format!("unknown unit `{other}`: use {UNITS}"),
-            ));
+            return Err(syn::Error::new(span, format!("unknown unit `{other}`: use {UNITS}")));
         }
     };
     let nanos = to_nanos(digits, per_unit).ok_or_else(|| {
-        syn::Error::new(
-            span,
-            "this duration does not fit in a `std::time::Duration`",
-        )
+        syn::Error::new(span, "this duration does not fit in a `std::time::Duration`")
     })?;
     Ok(DurationArg::Const { nanos, span })
 }
@@ -156,11 +138,7 @@ fn to_nanos(digits: &str, per_unit: u128) -> Option<u128> {
     if fraction.contains(['e', 'E']) || whole.contains(['e', 'E']) {
         return None;
     }
-    let whole: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
+    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
     let mut nanos = whole.checked_mul(per_unit)?;
     let mut scale = per_unit;
     for digit in fraction.chars() {
@@ -216,33 +194,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_literals() {
-        assert!(
-            nanos("250")
-                .unwrap_err()
-                .starts_with("missing unit: write `250ms`")
-        );
+        assert!(nanos("250").unwrap_err().starts_with("missing unit: write `250ms`"));
         assert!(nanos("\"250\"").unwrap_err().starts_with("missing unit"));
-        assert!(
-            nanos("250sec")
-                .unwrap_err()
-                .starts_with("unknown unit `sec`")
-        );
+        assert!(nanos("250sec").unwrap_err().starts_with("unknown unit `sec`"));
         assert!(nanos("\"2 days\"").unwrap_err().starts_with("unknown unit"));
-        assert!(
-            nanos("\"ms\"")
-                .unwrap_err()
-                .starts_with("expected a duration")
-        );
+        assert!(nanos("\"ms\"").unwrap_err().starts_with("expected a duration"));
         assert!(nanos("0x10ms").unwrap_err().contains("decimal"));
         assert!(nanos("0b1s").unwrap_err().contains("decimal"));
         assert!(nanos("0o7s").unwrap_err().contains("decimal"));
         assert!(nanos("-5s").unwrap_err().contains("negative"));
         assert!(nanos("'a'").unwrap_err().starts_with("expected a duration"));
-        assert!(
-            nanos("99999999999999999999999h")
-                .unwrap_err()
-                .contains("does not fit")
-        );
+        assert!(nanos("99999999999999999999999h").unwrap_err().contains("does not fit"));
     }
 
     #[test]

@@ -36,10 +36,8 @@ pub fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStrea
         }
         Err(error) => errors.push(error),
     }
-    let parsed_layers: Vec<Parsed> = layers
-        .into_iter()
-        .map(|l| Parsed::new(l, &mut errors))
-        .collect();
+    let parsed_layers: Vec<Parsed> =
+        layers.into_iter().map(|l| Parsed::new(l, &mut errors)).collect();
 
     let function = match Function::parse(parsed.attrs.clone(), parsed.rest.clone(), kind.name()) {
         Ok(function) => Some(function),
@@ -73,10 +71,7 @@ fn is_stacked_marker(args: &TokenStream) -> bool {
 /// `use steadfast::{retry, timeout}` counts as used (no `unused_imports` warning).
 fn mark_stacked(paths: &[syn::Path]) -> Vec<syn::Attribute> {
     let marker = proc_macro2::Ident::new(STACKED, Span::call_site());
-    paths
-        .iter()
-        .map(|path| syn::parse_quote!(#[#path(#marker)]))
-        .collect()
+    paths.iter().map(|path| syn::parse_quote!(#[#path(#marker)])).collect()
 }
 
 /// The item unchanged beside the error, so the rest of the crate (and the IDE) keeps
@@ -167,12 +162,7 @@ struct Context {
 }
 
 fn generate(function: &Function, layers: &[Parsed]) -> TokenStream {
-    let Function {
-        attrs,
-        vis,
-        sig,
-        body,
-    } = function;
+    let Function { attrs, vis, sig, body } = function;
     let cx = Context {
         name: LitStr::new(&function.name(), sig.ident.span()),
         ret_span: match &sig.output {
@@ -190,11 +180,7 @@ fn generate(function: &Function, layers: &[Parsed]) -> TokenStream {
             FnArg::Receiver(r) => !matches!(r.kind, syn::ReceiverKind::Reference(_, _, None)),
             FnArg::Typed(_) => false,
         });
-    let capture = if borrows_receiver {
-        None
-    } else {
-        Some(quote!(move))
-    };
+    let capture = if borrows_receiver { None } else { Some(quote!(move)) };
 
     let return_edge = match &sig.output {
         ReturnType::Type(_, ty) => {
@@ -226,10 +212,7 @@ fn generate(function: &Function, layers: &[Parsed]) -> TokenStream {
     let block = code.block();
 
     let mut_args = retried
-        && sig
-            .inputs
-            .iter()
-            .any(|a| matches!(a, FnArg::Typed(t) if has_mut_binding(&t.pat)));
+        && sig.inputs.iter().any(|a| matches!(a, FnArg::Typed(t) if has_mut_binding(&t.pat)));
     let allow_mut = mut_args.then(|| quote!(#[allow(unused_mut)]));
     quote! {
         #(#attrs)*
@@ -404,11 +387,7 @@ fn retry(
 
 /// An `f64` for a literal number argument (`jitter = 0` must not be an integer).
 fn float(expr: &syn::Expr) -> TokenStream {
-    if let syn::Expr::Lit(syn::ExprLit {
-        lit: syn::Lit::Int(int),
-        ..
-    }) = expr
-    {
+    if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(int), .. }) = expr {
         if let Ok(v) = int.base10_parse::<u32>() {
             let lit = syn::LitFloat::new(&format!("{v}.0"), int.span());
             return lit.into_token_stream();

@@ -56,10 +56,7 @@ pub struct Item {
 
 impl Parse for Item {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        Ok(Item {
-            attrs: input.call(Attribute::parse_outer)?,
-            rest: input.parse()?,
-        })
+        Ok(Item { attrs: input.call(Attribute::parse_outer)?, rest: input.parse()? })
     }
 }
 

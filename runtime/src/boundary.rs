@@ -39,11 +39,7 @@ pub struct ErrorBoundary {
 impl ErrorBoundary {
     /// A boundary for the function (or operation) named `function`, logging at ERROR.
     pub const fn new(function: &'static str) -> Self {
-        Self {
-            function,
-            context: None,
-            level: Level::ERROR,
-        }
+        Self { function, context: None, level: Level::ERROR }
     }
 
     /// Adds a context message ("creating user") to every logged error.
@@ -92,8 +88,7 @@ impl ErrorBoundary {
         F: Future<Output = Result<T, E>>,
         E: Error + From<Panicked> + 'static,
     {
-        self.run(catch_panic(self.function, |p| Err(E::from(p)), body))
-            .await
+        self.run(catch_panic(self.function, |p| Err(E::from(p)), body)).await
     }
 
     /// Logs `error` (with the `source()` chain starting at `source`) as this boundary
@@ -153,14 +148,12 @@ pub async fn catch_panic<F: Future>(
     body: F,
 ) -> F::Output {
     let mut body = pin!(body);
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
-            Ok(poll) => poll,
-            Err(payload) => {
-                std::task::Poll::Ready(on_panic(Panicked::from_payload(&*payload, function)))
-            }
-        },
-    )
+    poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+        Ok(poll) => poll,
+        Err(payload) => {
+            std::task::Poll::Ready(on_panic(Panicked::from_payload(&*payload, function)))
+        }
+    })
     .await
 }
 
@@ -235,28 +228,13 @@ mod tests {
     #[allow(clippy::needless_borrow)] // the borrows select the impl
     fn source_dispatch_prefers_error_then_deref_then_display() {
         let typed = Outer(std::io::Error::other("inner"));
-        assert_eq!(
-            (&&&SourceOf(&typed))
-                .steadfast_source()
-                .unwrap()
-                .to_string(),
-            "inner"
-        );
+        assert_eq!((&&&SourceOf(&typed)).steadfast_source().unwrap().to_string(), "inner");
 
         let any = anyhow::Error::new(std::io::Error::other("root")).context("ctx");
-        assert_eq!(
-            (&&&SourceOf(&any)).steadfast_source().unwrap().to_string(),
-            "root"
-        );
+        assert_eq!((&&&SourceOf(&any)).steadfast_source().unwrap().to_string(), "root");
 
         let boxed: Box<dyn Error + Send + Sync> = Box::new(Outer(std::io::Error::other("in box")));
-        assert_eq!(
-            (&&&SourceOf(&boxed))
-                .steadfast_source()
-                .unwrap()
-                .to_string(),
-            "in box"
-        );
+        assert_eq!((&&&SourceOf(&boxed)).steadfast_source().unwrap().to_string(), "in box");
 
         let text = String::from("plain");
         assert!((&&&SourceOf(&text)).steadfast_source().is_none());

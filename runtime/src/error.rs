@@ -35,18 +35,12 @@ pub struct TimedOut {
 impl TimedOut {
     /// A timeout of `after`, raised outside of an annotated function.
     pub const fn new(after: Duration) -> Self {
-        Self {
-            after,
-            function: None,
-        }
+        Self { after, function: None }
     }
 
     /// A timeout of `after` in the function named `function`.
     pub const fn in_function(after: Duration, function: &'static str) -> Self {
-        Self {
-            after,
-            function: Some(function),
-        }
+        Self { after, function: Some(function) }
     }
 
     /// How long the body was given.
@@ -125,11 +119,7 @@ pub struct Rejected {
 impl Rejected {
     /// A rejection by `limit` after the caller waited `waited`.
     pub const fn new(limit: LimitKind, waited: Duration) -> Self {
-        Self {
-            limit,
-            waited,
-            function: None,
-        }
+        Self { limit, waited, function: None }
     }
 
     /// The same rejection, attributed to the function named `function`.
@@ -159,11 +149,7 @@ impl fmt::Display for Rejected {
         if let Some(name) = self.function {
             write!(f, "`{name}` ")?;
         }
-        write!(
-            f,
-            "rejected by the {} after waiting {:?}",
-            self.limit, self.waited
-        )
+        write!(f, "rejected by the {} after waiting {:?}", self.limit, self.waited)
     }
 }
 
@@ -188,18 +174,12 @@ pub struct Panicked {
 impl Panicked {
     /// A caught panic with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            function: None,
-        }
+        Self { message: message.into(), function: None }
     }
 
     /// A caught panic in the function named `function`.
     pub fn in_function(message: impl Into<String>, function: &'static str) -> Self {
-        Self {
-            message: message.into(),
-            function: Some(function),
-        }
+        Self { message: message.into(), function: Some(function) }
     }
 
     /// Builds the error from a payload returned by `std::panic::catch_unwind`.
@@ -253,10 +233,7 @@ mod tests {
         let t = TimedOut::in_function(Duration::from_millis(800), "load_profile");
         assert_eq!(t.to_string(), "`load_profile` timed out after 800ms");
         let r = Rejected::new(
-            LimitKind::Rate {
-                starts: 5,
-                per: Duration::from_secs(1),
-            },
+            LimitKind::Rate { starts: 5, per: Duration::from_secs(1) },
             Duration::ZERO,
         )
         .in_function("crawl");

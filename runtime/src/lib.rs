@@ -77,7 +77,7 @@ pub mod __private;
 
 pub use boundary::ErrorBoundary;
 pub use error::{LimitKind, Panicked, Rejected, TimedOut};
-pub use limit::{Limit, Limiter};
+pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};
 pub use retry::{
     AnyError, Backoff, InvalidPolicy, NoHint, RetryAfter, RetryPolicy, RetryWhen, Retrying,
 };

@@ -697,8 +697,9 @@ pub trait Limit {
 
     /// Waits for a slot.
     ///
-    /// `wait: None` waits as long as needed and must not return `Err` (the
-    /// `#[limit(using = ..)]` expansion without `wait` has no way to report it: it panics).
+    /// `wait: None` waits as long as needed and should not return `Err`: the
+    /// `#[limit(using = ..)]` expansion without `wait` has no way to report it, so it
+    /// logs an ERROR event and runs the call without a slot (fails open).
     /// `Some(d)` gives up after `d` in total and returns [`Rejected`], naming the limit
     /// that was full and how long the caller waited; `Some(Duration::ZERO)` rejects at
     /// once when the limit is full.
@@ -778,9 +779,10 @@ impl<L: Limit + ?Sized> Limit for Arc<L> {
 /// panics or is dropped. A caller that waited longer than a second is reported by a
 /// DEBUG event (target `steadfast`) with `function`, `waited_ms` and `limit`.
 ///
-/// # Panics
-///
-/// If `limiter` breaks the [`Limit`] contract by rejecting `acquire(None)`.
+/// A limiter that breaks the [`Limit`] contract by rejecting `acquire(None)` (say, a
+/// fleet-wide limiter whose store is unreachable) cannot be reported through the
+/// function's return type, which need not be a `Result` here: the call then runs
+/// without a slot (fails open) and an ERROR event says so. It never panics.
 #[doc(hidden)]
 pub async fn limit<L: Limit + ?Sized, F: Future>(
     limiter: &L,
@@ -789,12 +791,17 @@ pub async fn limit<L: Limit + ?Sized, F: Future>(
 ) -> F::Output {
     let (acquired, waited) = timed(limiter.acquire(None)).await;
     let _permit = match acquired {
-        Ok(permit) => permit,
-        Err(rejected) => panic!(
-            "`{function}`: `{}::acquire(None)` returned `{rejected}`, but the `Limit` contract \
-             is to wait rather than reject when no wait is given",
-            std::any::type_name::<L>()
-        ),
+        Ok(permit) => Some(permit),
+        Err(rejected) => {
+            tracing::error!(
+                target: "steadfast",
+                function,
+                limit = %rejected.limit(),
+                "the limiter refused a call without a wait budget; running it without a slot \
+                 (give `wait = ..` to reject instead)",
+            );
+            None
+        }
     };
     report_long_wait(limiter, function, waited);
     body.await
@@ -1616,7 +1623,11 @@ mod tests {
         assert_eq!(rejected.to_string(), "`f` rejected by the limit `refuses` after waiting 1ms");
         assert_eq!(capture.take()[0].fields["limit"], "limit `refuses`");
         assert!(Describe(&Refuses).to_string().ends_with("Refuses"));
-        let broken = tokio::spawn(limit(&Refuses, "f", async {})).await;
-        assert!(broken.unwrap_err().is_panic());
+        // Without a wait budget there is no error channel: it fails open, loudly.
+        assert_eq!(limit(&Refuses, "f", async { 5 }).await, 5);
+        let events = capture.take();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].level, tracing::Level::ERROR);
+        assert_eq!(events[0].fields["limit"], "limit `refuses`");
     }
 }

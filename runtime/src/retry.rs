@@ -188,11 +188,7 @@ impl RetryPolicy {
             Backoff::Linear => self.delay.saturating_mul(retry),
             Backoff::Exponential => {
                 let factor = if self.factor >= 1.0 { self.factor } else { 1.0 };
-                scale(
-                    self.delay,
-                    factor.powf(f64::from(retry - 1)),
-                    self.max_delay,
-                )
+                scale(self.delay, factor.powf(f64::from(retry - 1)), self.max_delay)
             }
         };
         delay.min(self.max_delay)
@@ -202,11 +198,7 @@ impl RetryPolicy {
     /// `[d·(1−J), d·(1+J)]`), capped by `max_delay`.
     pub fn jittered_delay(&self, retry: u32) -> Duration {
         let base = self.base_delay(retry);
-        let jitter = if self.jitter.is_nan() {
-            0.0
-        } else {
-            self.jitter.clamp(0.0, 1.0)
-        };
+        let jitter = if self.jitter.is_nan() { 0.0 } else { self.jitter.clamp(0.0, 1.0) };
         if jitter == 0.0 {
             return base;
         }
@@ -227,22 +219,12 @@ impl RetryPolicy {
 
     /// Retries only the errors for which `when` returns `true`.
     pub fn when<W>(self, when: W) -> Retrying<W, NoHint> {
-        Retrying {
-            policy: self,
-            name: "retry",
-            when,
-            retry_after: NoHint,
-        }
+        Retrying { policy: self, name: "retry", when, retry_after: NoHint }
     }
 
     /// Uses `retry_after`'s `Some(d)` instead of the computed delay (see [`Retrying`]).
     pub fn retry_after<H>(self, retry_after: H) -> Retrying<AnyError, H> {
-        Retrying {
-            policy: self,
-            name: "retry",
-            when: AnyError,
-            retry_after,
-        }
+        Retrying { policy: self, name: "retry", when: AnyError, retry_after }
     }
 }
 
@@ -259,9 +241,7 @@ fn scale(d: Duration, by: f64, cap: Duration) -> Duration {
 /// A uniform number in `[0, 1)`. `RandomState` is seeded from the OS once per thread
 /// and stepped on every call: enough for jitter, without a dependency.
 fn unit_random() -> f64 {
-    let bits = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
+    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
     (bits >> 11) as f64 / (1_u64 << 53) as f64
 }
 
@@ -307,23 +287,13 @@ pub struct Retrying<W, H> {
 impl<W, H> Retrying<W, H> {
     /// Retries only the errors for which `when` returns `true`.
     pub fn when<W2>(self, when: W2) -> Retrying<W2, H> {
-        Retrying {
-            policy: self.policy,
-            name: self.name,
-            when,
-            retry_after: self.retry_after,
-        }
+        Retrying { policy: self.policy, name: self.name, when, retry_after: self.retry_after }
     }
 
     /// `Some(d)` from `retry_after` replaces the computed delay (a server's
     /// Retry-After); it is still bounded by `max_elapsed`.
     pub fn retry_after<H2>(self, retry_after: H2) -> Retrying<W, H2> {
-        Retrying {
-            policy: self.policy,
-            name: self.name,
-            when: self.when,
-            retry_after,
-        }
+        Retrying { policy: self.policy, name: self.name, when: self.when, retry_after }
     }
 
     /// The name logged in the `function` field of retry events.
@@ -346,11 +316,7 @@ impl<W, H> Retrying<W, H> {
         let mut state = RetryState::new(self.policy, self.name);
         loop {
             let result = op().await;
-            match state.after(
-                &result,
-                |e| self.when.retry(e),
-                |e| self.retry_after.hint(e),
-            ) {
+            match state.after(&result, |e| self.when.retry(e), |e| self.retry_after.hint(e)) {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => return result,
             }
@@ -430,12 +396,7 @@ impl RetryState {
     /// Reads the clock only if `max_elapsed` is set: the success path costs no timer.
     pub fn new(policy: RetryPolicy, function: &'static str) -> Self {
         let started = policy.max_elapsed.map(|_| Instant::now());
-        Self {
-            policy,
-            function,
-            attempt: 1,
-            started,
-        }
+        Self { policy, function, attempt: 1, started }
     }
 
     #[cold]
@@ -534,11 +495,7 @@ pub struct BackoffState<B> {
 impl<B: backoff::backoff::Backoff> BackoffState<B> {
     pub fn new(mut backoff: B, function: &'static str) -> Self {
         backoff.reset();
-        Self {
-            backoff,
-            function,
-            attempt: 1,
-        }
+        Self { backoff, function, attempt: 1 }
     }
 }
 
@@ -593,65 +550,37 @@ mod tests {
                 ms(506) + Duration::from_micros(250)
             ]
         );
-        assert_eq!(
-            delays(p.max_delay(ms(250))),
-            [ms(100), ms(200), ms(250), ms(250), ms(250)]
-        );
+        assert_eq!(delays(p.max_delay(ms(250))), [ms(100), ms(200), ms(250), ms(250), ms(250)]);
     }
 
     #[test]
     fn huge_and_invalid_values_clamp_instead_of_panicking() {
-        let p = RetryPolicy::new()
-            .jitter(0.0)
-            .factor(1e300)
-            .max_delay(Duration::MAX);
+        let p = RetryPolicy::new().jitter(0.0).factor(1e300).max_delay(Duration::MAX);
         assert_eq!(p.base_delay(1000), Duration::MAX);
-        let p = RetryPolicy::new()
-            .jitter(f64::NAN)
-            .factor(f64::NAN)
-            .attempts(0);
+        let p = RetryPolicy::new().jitter(f64::NAN).factor(f64::NAN).attempts(0);
         assert_eq!(p.base_delay(3), ms(100));
         assert_eq!(p.jittered_delay(3), ms(100));
         assert_eq!(p.max_attempts(), 1);
         assert_eq!(p.check(), Err(InvalidPolicy::ZeroAttempts));
-        assert_eq!(
-            RetryPolicy::new().factor(0.5).check(),
-            Err(InvalidPolicy::Factor)
-        );
-        assert_eq!(
-            RetryPolicy::new().jitter(1.5).check(),
-            Err(InvalidPolicy::Jitter)
-        );
+        assert_eq!(RetryPolicy::new().factor(0.5).check(), Err(InvalidPolicy::Factor));
+        assert_eq!(RetryPolicy::new().jitter(1.5).check(), Err(InvalidPolicy::Jitter));
         assert_eq!(RetryPolicy::new().check(), Ok(()));
-        assert_eq!(
-            RetryPolicy::new().linear_overflow_check(),
-            Duration::from_secs(10)
-        );
+        assert_eq!(RetryPolicy::new().linear_overflow_check(), Duration::from_secs(10));
     }
 
     impl RetryPolicy {
         fn linear_overflow_check(self) -> Duration {
-            self.backoff(Backoff::Linear)
-                .delay(Duration::MAX)
-                .jitter(0.0)
-                .base_delay(u32::MAX)
+            self.backoff(Backoff::Linear).delay(Duration::MAX).jitter(0.0).base_delay(u32::MAX)
         }
     }
 
     #[test]
     fn jitter_stays_in_range_varies_and_respects_max_delay() {
-        let p = RetryPolicy::new()
-            .jitter(0.5)
-            .delay(ms(1000))
-            .backoff(Backoff::Constant);
+        let p = RetryPolicy::new().jitter(0.5).delay(ms(1000)).backoff(Backoff::Constant);
         let draws: Vec<_> = (0..2000).map(|_| p.jittered_delay(1)).collect();
         assert!(draws.iter().all(|d| (ms(500)..=ms(1500)).contains(d)));
         let distinct: std::collections::HashSet<_> = draws.iter().collect();
-        assert!(
-            distinct.len() > 1000,
-            "jitter must vary: {} distinct",
-            distinct.len()
-        );
+        assert!(distinct.len() > 1000, "jitter must vary: {} distinct", distinct.len());
         assert!(draws.iter().any(|d| *d < ms(700)) && draws.iter().any(|d| *d > ms(1300)));
         let capped = p.max_delay(ms(1100));
         assert!((0..2000).all(|_| capped.jittered_delay(1) <= ms(1100)));

@@ -123,10 +123,7 @@ mod tests {
             Ok(7)
         })
         .await;
-        assert_eq!(
-            out,
-            Err(TimedOut::in_function(Duration::from_millis(500), "f"))
-        );
+        assert_eq!(out, Err(TimedOut::in_function(Duration::from_millis(500), "f")));
         assert_eq!(start.elapsed(), Duration::from_millis(500));
         assert!(dropped.get());
     }

@@ -18,10 +18,7 @@ pub struct Captured {
 impl Captured {
     /// The value of field `name`, if present.
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -63,20 +60,11 @@ impl Capture {
         let recorder = Recorder::default();
         let events = recorder.0.clone();
         let subscriber = tracing_subscriber::registry().with(recorder);
-        Capture {
-            events,
-            _guard: tracing::subscriber::set_default(subscriber),
-        }
+        Capture { events, _guard: tracing::subscriber::set_default(subscriber) }
     }
 
     /// The events captured so far with target `steadfast`.
     pub fn steadfast(&self) -> Vec<Captured> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.target == "steadfast")
-            .cloned()
-            .collect()
+        self.events.lock().unwrap().iter().filter(|e| e.target == "steadfast").cloned().collect()
     }
 }

@@ -76,10 +76,7 @@ async fn stacked(x: &u64, n: u64) -> Result<u64, Error> {
 /// Allocations made while polling `make()`'s future to completion (it must finish
 /// on the first poll), after one warm-up call.
 fn allocations<F: Future<Output = Result<u64, Error>>>(make: impl Fn() -> F) -> u64 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let _context = runtime.enter();
     let mut cx = Context::from_waker(Waker::noop());
     let mut run = || {

@@ -26,11 +26,7 @@ async fn constant(calls: &mut u32, succeed_at: u32, fatal: bool) -> Result<u32, 
     if fatal {
         return Err(Error::Fatal);
     }
-    if *calls < succeed_at {
-        Err(Error::Busy(*calls))
-    } else {
-        Ok(*calls)
-    }
+    if *calls < succeed_at { Err(Error::Busy(*calls)) } else { Ok(*calls) }
 }
 
 #[retry(policy = Stop {})]

@@ -101,13 +101,8 @@ async fn panics_after_an_await(n: usize) -> Result<usize, DbError> {
 async fn catch_panic_turns_a_panic_in_any_poll_into_an_error() {
     let capture = Capture::start();
     let err = panics_after_an_await(3).await.unwrap_err();
-    let DbError::Panic(p) = &err else {
-        panic!("expected a caught panic, got {err:?}")
-    };
-    assert_eq!(
-        p.message(),
-        "index out of bounds: the len is 0 but the index is 3"
-    );
+    let DbError::Panic(p) = &err else { panic!("expected a caught panic, got {err:?}") };
+    assert_eq!(p.message(), "index out of bounds: the len is 0 but the index is 3");
     assert_eq!(p.function(), Some("panics_after_an_await"));
     let events = capture.steadfast();
     assert_eq!(events.len(), 1);

@@ -57,11 +57,7 @@ impl Starts {
         })
     }
     fn take_ms(&self) -> Vec<u128> {
-        STARTED
-            .with_borrow_mut(std::mem::take)
-            .iter()
-            .map(|d| d.as_millis())
-            .collect()
+        STARTED.with_borrow_mut(std::mem::take).iter().map(|d| d.as_millis()).collect()
     }
 }
 
@@ -78,42 +74,12 @@ macro_rules! failing {
 }
 
 failing!(exponential, attempts = 4, delay = 100ms, jitter = 0);
-failing!(
-    linear,
-    attempts = 4,
-    delay = 100ms,
-    backoff = linear,
-    jitter = 0
-);
-failing!(
-    constant,
-    attempts = 4,
-    delay = 100ms,
-    backoff = constant,
-    jitter = 0
-);
-failing!(
-    factor_three,
-    attempts = 4,
-    delay = 100ms,
-    factor = 3,
-    jitter = 0
-);
-failing!(
-    capped,
-    attempts = 5,
-    delay = 100ms,
-    max_delay = 250ms,
-    jitter = 0
-);
+failing!(linear, attempts = 4, delay = 100ms, backoff = linear, jitter = 0);
+failing!(constant, attempts = 4, delay = 100ms, backoff = constant, jitter = 0);
+failing!(factor_three, attempts = 4, delay = 100ms, factor = 3, jitter = 0);
+failing!(capped, attempts = 5, delay = 100ms, max_delay = 250ms, jitter = 0);
 failing!(defaults_without_jitter, jitter = 0);
-failing!(
-    budget,
-    attempts = 10,
-    delay = 100ms,
-    jitter = 0,
-    max_elapsed = 1s
-);
+failing!(budget, attempts = 10, delay = 100ms, jitter = 0, max_elapsed = 1s);
 
 async fn schedule<F: Future<Output = Result<(), ApiError>>>(
     call: impl FnOnce(Instant) -> F,
@@ -129,14 +95,8 @@ async fn schedules_sleep_exactly_and_return_the_last_error() {
         schedule(exponential).await,
         (vec![0, 100, 300, 700], ApiError::Unavailable(4), 700)
     );
-    assert_eq!(
-        schedule(linear).await,
-        (vec![0, 100, 300, 600], ApiError::Unavailable(4), 600)
-    );
-    assert_eq!(
-        schedule(constant).await,
-        (vec![0, 100, 200, 300], ApiError::Unavailable(4), 300)
-    );
+    assert_eq!(schedule(linear).await, (vec![0, 100, 300, 600], ApiError::Unavailable(4), 600));
+    assert_eq!(schedule(constant).await, (vec![0, 100, 200, 300], ApiError::Unavailable(4), 300));
     assert_eq!(
         schedule(factor_three).await,
         (vec![0, 100, 400, 1300], ApiError::Unavailable(4), 1300)
@@ -156,20 +116,11 @@ async fn schedules_sleep_exactly_and_return_the_last_error() {
 async fn max_elapsed_never_starts_an_attempt_after_the_budget() {
     // Starts at 0, 100, 300, 700; the next would start at 1500 > 1000, so the delay
     // is not slept and the 4th error comes back at 700 ms.
-    assert_eq!(
-        schedule(budget).await,
-        (vec![0, 100, 300, 700], ApiError::Unavailable(4), 700)
-    );
+    assert_eq!(schedule(budget).await, (vec![0, 100, 300, 700], ApiError::Unavailable(4), 700));
 }
 
 failing!(jittered, attempts = 2, delay = 1s, jitter = 0.5);
-failing!(
-    jittered_capped,
-    attempts = 2,
-    delay = 1s,
-    jitter = 0.5,
-    max_delay = 1100ms
-);
+failing!(jittered_capped, attempts = 2, delay = 1s, jitter = 0.5, max_delay = 1100ms);
 failing!(default_jitter, attempts = 2, delay = 1s);
 
 #[tokio::test(start_paused = true)]
@@ -217,13 +168,7 @@ async fn when_false_returns_at_once() {
         schedule(|o| closure_predicate(o, ApiError::NotFound)).await,
         (vec![0], ApiError::NotFound, 0)
     );
-    assert_eq!(
-        schedule(|o| closure_predicate(o, ApiError::Unavailable(1)))
-            .await
-            .0
-            .len(),
-        5
-    );
+    assert_eq!(schedule(|o| closure_predicate(o, ApiError::Unavailable(1))).await.0.len(), 5);
 }
 
 #[retry(attempts = 3, delay = 100ms, jitter = 0, retry_after = ApiError::retry_after)]
@@ -247,10 +192,7 @@ async fn retry_after_replaces_the_delay_within_max_elapsed() {
     );
     // Longer than `max_delay` (10 s): the server's hint is honoured.
     let long = Duration::from_secs(30);
-    assert_eq!(
-        schedule(|o| throttled(o, long)).await.0,
-        vec![0, 30_000, 60_000]
-    );
+    assert_eq!(schedule(|o| throttled(o, long)).await.0, vec![0, 30_000, 60_000]);
     // With a 3 s budget: 0, 2000; the next would start at 4000 > 3000.
     assert_eq!(
         schedule(|o| throttled_with_budget(o, hint)).await,
@@ -288,11 +230,7 @@ async fn every_kind_of_argument(
     owned.0.push('!');
     count += a + b;
     log.push(format!("{shared} {} {count}", owned.0));
-    if log.len() < 3 {
-        Err(ApiError::Unavailable(count))
-    } else {
-        Ok(log.len())
-    }
+    if log.len() < 3 { Err(ApiError::Unavailable(count)) } else { Ok(log.len()) }
 }
 
 #[tokio::test(start_paused = true)]
@@ -314,20 +252,12 @@ impl Client {
     #[retry(attempts = 4, delay = 50ms, jitter = 0)]
     async fn connect(&mut self) -> Result<u32, ApiError> {
         self.calls += 1;
-        if self.calls < 3 {
-            Err(ApiError::Unavailable(self.calls))
-        } else {
-            Ok(self.calls)
-        }
+        if self.calls < 3 { Err(ApiError::Unavailable(self.calls)) } else { Ok(self.calls) }
     }
 
     #[retry(attempts = 2, delay = 50ms, jitter = 0)]
     async fn peek(&self, fail: bool) -> Result<u32, ApiError> {
-        if fail {
-            Err(ApiError::NotFound)
-        } else {
-            Ok(self.calls)
-        }
+        if fail { Err(ApiError::NotFound) } else { Ok(self.calls) }
     }
 
     #[retry(attempts = 2, delay = 50ms, jitter = 0)]
@@ -381,21 +311,14 @@ async fn each_retry_emits_a_warn_event() {
     exponential(origin).await.unwrap_err();
     STARTS.take_ms();
     let events = capture.steadfast();
-    assert_eq!(
-        events.len(),
-        3,
-        "one per retry, none for the final error: {events:#?}"
-    );
+    assert_eq!(events.len(), 3, "one per retry, none for the final error: {events:#?}");
     for (i, (e, delay)) in events.iter().zip(["100", "200", "400"]).enumerate() {
         assert_eq!(e.level, tracing::Level::WARN);
         assert_eq!(e.field("function"), Some("exponential"));
         assert_eq!(e.field("attempt"), Some((i + 1).to_string().as_str()));
         assert_eq!(e.field("max_attempts"), Some("4"));
         assert_eq!(e.field("delay_ms"), Some(delay));
-        assert_eq!(
-            e.field("error"),
-            Some(format!("Unavailable({})", i + 1).as_str())
-        );
+        assert_eq!(e.field("error"), Some(format!("Unavailable({})", i + 1).as_str()));
     }
 }
 
@@ -427,10 +350,7 @@ async fn timeout_for_everything(origin: Instant) -> Result<(), ApiError> {
 #[tokio::test(start_paused = true)]
 async fn retry_over_timeout_gives_each_attempt_its_own_deadline() {
     // 0–250 timed out, sleep 100, 350–600 timed out, sleep 200, 800–1050 timed out.
-    assert_eq!(
-        schedule(timeout_per_attempt).await,
-        (vec![0, 350, 800], ApiError::TimedOut, 1050)
-    );
+    assert_eq!(schedule(timeout_per_attempt).await, (vec![0, 350, 800], ApiError::TimedOut, 1050));
 }
 
 #[tokio::test(start_paused = true)]
@@ -464,33 +384,18 @@ async fn a_boundary_outside_retry_logs_only_the_final_error() {
         (vec![0, 100, 300], ApiError::Unavailable(3), 300)
     );
     let events = capture.steadfast();
-    let errors: Vec<_> = events
-        .iter()
-        .filter(|e| e.level == tracing::Level::ERROR)
-        .collect();
+    let errors: Vec<_> = events.iter().filter(|e| e.level == tracing::Level::ERROR).collect();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].field("error"), Some("Unavailable(3)"));
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e.level == tracing::Level::WARN)
-            .count(),
-        2
-    );
+    assert_eq!(events.iter().filter(|e| e.level == tracing::Level::WARN).count(), 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_boundary_inside_retry_logs_every_attempt() {
     let capture = Capture::start();
-    assert_eq!(
-        schedule(retry_over_boundary).await.1,
-        ApiError::Unavailable(3)
-    );
-    let errors: Vec<_> = capture
-        .steadfast()
-        .into_iter()
-        .filter(|e| e.level == tracing::Level::ERROR)
-        .collect();
+    assert_eq!(schedule(retry_over_boundary).await.1, ApiError::Unavailable(3));
+    let errors: Vec<_> =
+        capture.steadfast().into_iter().filter(|e| e.level == tracing::Level::ERROR).collect();
     assert_eq!(errors.len(), 3);
     assert_eq!(errors[2].field("error"), Some("Unavailable(3)"));
 }

@@ -64,42 +64,19 @@ impl Counter {
     #[retry(attempts = 3, delay = 10ms, jitter = 0)]
     async fn bump_until(&mut self, target: u32) -> Result<u32, Error> {
         self.count += 1;
-        if self.count < target {
-            Err(Error::Early)
-        } else {
-            Ok(self.count)
-        }
+        if self.count < target { Err(Error::Early) } else { Ok(self.count) }
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn methods_with_every_receiver() {
-    let mut c = Counter {
-        count: 1,
-        name: "n".into(),
-    };
+    let mut c = Counter { count: 1, name: "n".into() };
     assert_eq!(c.get().await, Ok(1));
     assert_eq!(c.bump(2).await, Ok(3));
     assert_eq!(c.bump_until(5).await, Ok(5));
     assert_eq!(c.count, 5);
-    assert_eq!(
-        Counter {
-            count: 0,
-            name: "a".into()
-        }
-        .into_name()
-        .await,
-        Ok("a".into())
-    );
-    assert_eq!(
-        Counter {
-            count: 0,
-            name: "a".into()
-        }
-        .into_upper()
-        .await,
-        Ok("A".into())
-    );
+    assert_eq!(Counter { count: 0, name: "a".into() }.into_name().await, Ok("a".into()));
+    assert_eq!(Counter { count: 0, name: "a".into() }.into_upper().await, Ok("A".into()));
 }
 
 trait Store {
@@ -181,10 +158,7 @@ async fn generics_lifetimes_impl_trait_and_control_flow() {
     assert_eq!(impl_trait_return(21).await.unwrap().to_string(), "42");
     assert_eq!(question_mark_and_early_return("12").await, Ok(12));
     assert_eq!(question_mark_and_early_return("x").await, Err(Error::Parse));
-    assert_eq!(
-        question_mark_and_early_return("early").await,
-        Err(Error::Early)
-    );
+    assert_eq!(question_mark_and_early_return("early").await, Err(Error::Early));
     assert_eq!(patterns((2, 3), 1).await, Ok(7));
 }
 

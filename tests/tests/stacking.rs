@@ -55,10 +55,7 @@ async fn boundary_outside_logs_the_timeout() {
     assert_eq!(events.len(), 2, "{events:#?}");
     assert_eq!(events[0].field("timeout_ms"), Some("1000"));
     assert_eq!(events[1].field("context"), Some("outer boundary"));
-    assert_eq!(
-        events[1].field("error"),
-        Some("`boundary_over_timeout` timed out after 1s")
-    );
+    assert_eq!(events[1].field("error"), Some("`boundary_over_timeout` timed out after 1s"));
 
     boundary_over_timeout(10, true).await.unwrap_err();
     assert_eq!(capture.steadfast().len(), 3);
@@ -95,9 +92,7 @@ async fn nested_timeouts() -> Result<(), Error> {
 #[tokio::test(start_paused = true)]
 async fn paths_and_repeated_layers_stack_in_reading_order() {
     let start = Instant::now();
-    let Err(Error::TimedOut(t)) = nested_timeouts().await else {
-        panic!("expected a timeout")
-    };
+    let Err(Error::TimedOut(t)) = nested_timeouts().await else { panic!("expected a timeout") };
     assert_eq!(t.after(), Duration::from_millis(50));
     assert_eq!(start.elapsed(), Duration::from_millis(50));
 }

@@ -104,10 +104,7 @@ async fn every_duration_form() {
     assert_eq!(elapsed(string_literal()).await, Duration::from_millis(250));
     // tokio's timer has millisecond resolution: a 500 µs deadline fires at 1 ms.
     let start = Instant::now();
-    assert_eq!(
-        micros().await.unwrap_err().after(),
-        Duration::from_micros(500)
-    );
+    assert_eq!(micros().await.unwrap_err().after(), Duration::from_micros(500));
     assert_eq!(start.elapsed(), Duration::from_millis(1));
     assert_eq!(elapsed(configured()).await, Duration::from_millis(100));
     LIMIT_MS.store(300, Ordering::SeqCst);
@@ -135,18 +132,6 @@ async fn works_with_anyhow_and_boxed_errors() {
         sleep(Duration::from_secs(1)).await;
         Ok(())
     }
-    assert!(
-        any()
-            .await
-            .unwrap_err()
-            .downcast_ref::<TimedOut>()
-            .is_some()
-    );
-    assert!(
-        boxed()
-            .await
-            .unwrap_err()
-            .downcast_ref::<TimedOut>()
-            .is_some()
-    );
+    assert!(any().await.unwrap_err().downcast_ref::<TimedOut>().is_some());
+    assert!(boxed().await.unwrap_err().downcast_ref::<TimedOut>().is_some());
 }
