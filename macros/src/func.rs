@@ -163,10 +163,7 @@ impl Function {
                     return Err(input.error("unexpected tokens after the function body"));
                 }
                 if sig.asyncness.is_none() {
-                    return Err(syn::Error::new(
-                        sig.fn_token.span,
-                        format!("`#[{attribute}]` applies to an `async fn`: add `async` before `fn`"),
-                    ));
+                    return Err(syn::Error::new(sig.fn_token.span, not_async(&sig, &attrs, attribute)));
                 }
                 Ok(Function { attrs: Vec::new(), vis, sig, body })
             },
@@ -179,6 +176,24 @@ impl Function {
     pub fn name(&self) -> String {
         let name = self.sig.ident.to_string();
         name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
+    }
+}
+
+/// Why a plain `fn` was found, in the words of the likely cause.
+fn not_async(sig: &Signature, attrs: &[Attribute], attribute: &str) -> String {
+    let rewritten_by_async_trait =
+        sig.generics.lifetimes().any(|l| l.lifetime.ident == "async_trait");
+    let is_test = attrs.iter().any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test"));
+    if rewritten_by_async_trait {
+        format!(
+            "`#[{attribute}]` cannot wrap a method of an `#[async_trait]` impl: `#[async_trait]` expands first and turns it into a plain `fn`; use native `async fn` in the trait, or put the attribute on an inherent `async fn` that the method calls"
+        )
+    } else if is_test {
+        format!(
+            "`#[{attribute}]` found a plain `fn`: an attribute above it (such as `#[tokio::test]`) has already turned the `async fn` into one; put that attribute below the steadfast attributes"
+        )
+    } else {
+        format!("`#[{attribute}]` applies to an `async fn`: add `async` before `fn`")
     }
 }
 

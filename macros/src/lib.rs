@@ -9,6 +9,8 @@ mod args;
 mod duration;
 mod expand;
 mod func;
+#[cfg(test)]
+mod proptests;
 
 use func::Kind;
 use proc_macro::TokenStream;

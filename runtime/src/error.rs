@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The body of a `#[timeout(D)]` function (or of [`crate::timeout`]) did not finish
+/// The body of a `#[timeout(D)]` function (or of [`crate::timeout()`]) did not finish
 /// within `D`; its future was dropped.
 ///
 /// ```

@@ -13,6 +13,8 @@ pub struct Captured {
     pub level: Level,
     pub target: String,
     pub fields: Vec<(String, String)>,
+    /// The name of the span the event was emitted in, if any.
+    pub span: Option<String>,
 }
 
 impl Captured {
@@ -36,14 +38,15 @@ impl Visit for Fields {
     }
 }
 
-impl<S: Subscriber> Layer<S> for Recorder {
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+impl<S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> Layer<S> for Recorder {
+    fn on_event(&self, event: &Event<'_>, cx: Context<'_, S>) {
         let mut fields = Fields(Vec::new());
         event.record(&mut fields);
         self.0.lock().unwrap().push(Captured {
             level: *event.metadata().level(),
             target: event.metadata().target().to_owned(),
             fields: fields.0,
+            span: cx.event_span(event).map(|s| s.name().to_owned()),
         });
     }
 }

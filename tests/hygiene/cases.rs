@@ -1,0 +1,107 @@
+// Functions under every attribute, written where the caller shadows the prelude
+// (`Result`, `Ok`, `Err`, `Option`, `Some`, `None`, `Box`, `Vec`, `String`) and
+// `Duration`, and declares modules named `std`, `core`, `tokio` and `tracing`.
+// Included by `tests/tests/hygiene.rs` (edition 2024) and by the `edition2021` crate,
+// both compiled under `#![deny(warnings, clippy::all, clippy::pedantic)]` and
+// `#![forbid(unsafe_code)]`.
+
+pub mod std {}
+pub mod core {}
+pub mod tokio {}
+pub mod tracing {}
+
+pub struct Result;
+pub struct Ok;
+pub struct Err;
+pub struct Option;
+pub struct Some;
+pub struct None;
+pub struct Box;
+pub struct Vec;
+pub struct String;
+pub struct Duration;
+
+/// The error of the hygiene cases.
+#[derive(Debug)]
+pub struct Failure;
+
+impl ::core::fmt::Display for Failure {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.write_str("failure")
+    }
+}
+
+impl ::std::error::Error for Failure {}
+
+impl ::core::convert::From<::steadfast::TimedOut> for Failure {
+    fn from(_: ::steadfast::TimedOut) -> Self {
+        Failure
+    }
+}
+
+impl ::core::convert::From<::steadfast::Rejected> for Failure {
+    fn from(_: ::steadfast::Rejected) -> Self {
+        Failure
+    }
+}
+
+impl ::core::convert::From<::steadfast::Panicked> for Failure {
+    fn from(_: ::steadfast::Panicked) -> Self {
+        Failure
+    }
+}
+
+/// Every attribute at once, with every argument kind.
+///
+/// # Errors
+///
+/// When `fail` is set.
+#[::steadfast::error_boundary("hygiene", level = warn, catch_panic)]
+#[::steadfast::retry(attempts = 2, delay = 1ms, jitter = 0, max_elapsed = 1s, when = |_| true, retry_after = |_| ::core::option::Option::None)]
+#[::steadfast::timeout(1s)]
+#[::steadfast::limit(concurrency = 2, rate = 10, per = 1s, wait = 1s)]
+pub async fn everything(
+    text: &str,
+    count: u32,
+    log: &mut ::std::vec::Vec<u32>,
+    fail: bool,
+) -> ::core::result::Result<u32, Failure> {
+    log.push(count);
+    if fail {
+        return ::core::result::Result::Err(Failure);
+    }
+    ::core::result::Result::Ok(u32::try_from(text.len()).unwrap_or(0) + count)
+}
+
+/// `#[timeout]` alone.
+///
+/// # Errors
+///
+/// Never.
+#[::steadfast::timeout(10ms)]
+pub async fn timed() -> ::core::result::Result<(), Failure> {
+    ::core::result::Result::Ok(())
+}
+
+/// `#[limit]` alone, on a function without a `Result`.
+#[::steadfast::limit(concurrency = 1)]
+pub async fn limited(n: u32) -> u32 {
+    n + 1
+}
+
+/// Runs the cases on a current-thread runtime.
+///
+/// # Panics
+///
+/// If a case does not behave.
+pub fn run() {
+    let runtime = ::tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    runtime.block_on(async {
+        let mut log = ::std::vec::Vec::new();
+        assert!(matches!(everything("abc", 1, &mut log, false).await, ::core::result::Result::Ok(4)));
+        assert!(everything("abc", 2, &mut log, true).await.is_err());
+        assert_eq!(log, [1, 2, 2]);
+        assert!(timed().await.is_ok());
+        assert_eq!(limited(1).await, 2);
+    });
+}
