@@ -1,0 +1,199 @@
+//! Load: 10 000 concurrent tasks through `#[limit]` and the full stack on the
+//! multi-thread runtime, and FIFO order under the same load on one thread.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use steadfast::{Panicked, Rejected, TimedOut, error_boundary, limit, retry, timeout};
+
+const TASKS: usize = 10_000;
+
+#[derive(Debug, PartialEq)]
+enum Error {
+    Rejected,
+    Other,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl From<Rejected> for Error {
+    fn from(_: Rejected) -> Self {
+        Error::Rejected
+    }
+}
+
+impl From<TimedOut> for Error {
+    fn from(_: TimedOut) -> Self {
+        Error::Other
+    }
+}
+
+impl From<Panicked> for Error {
+    fn from(_: Panicked) -> Self {
+        Error::Other
+    }
+}
+
+/// Bodies running now and the most ever seen at once, per function.
+struct Gauge {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Gauge {
+    const fn new() -> Self {
+        Gauge { now: AtomicUsize::new(0), peak: AtomicUsize::new(0) }
+    }
+
+    async fn run(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        // Let other tasks (and threads) interleave while the slot is held.
+        tokio::task::yield_now().await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_time().build().unwrap()
+}
+
+static CONCURRENT: Gauge = Gauge::new();
+
+#[limit(concurrency = 8)]
+async fn concurrent() -> Result<(), Error> {
+    CONCURRENT.run().await;
+    Ok(())
+}
+
+#[test]
+fn concurrency_never_exceeds_the_limit_under_load() {
+    multi_thread().block_on(async {
+        let tasks: Vec<_> = (0..TASKS).map(|_| tokio::spawn(concurrent())).collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Ok(()));
+        }
+    });
+    assert_eq!(CONCURRENT.peak.load(Ordering::SeqCst), 8);
+    assert_eq!(CONCURRENT.now.load(Ordering::SeqCst), 0);
+}
+
+static SHED: Gauge = Gauge::new();
+
+#[limit(concurrency = 8, wait = 0ms)]
+async fn shed() -> Result<(), Error> {
+    SHED.run().await;
+    Ok(())
+}
+
+#[test]
+fn load_shedding_completes_or_rejects_every_call() {
+    let (ok, rejected) = multi_thread().block_on(async {
+        let tasks: Vec<_> = (0..TASKS).map(|_| tokio::spawn(shed())).collect();
+        let (mut ok, mut rejected) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(Error::Rejected) => rejected += 1,
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        (ok, rejected)
+    });
+    assert_eq!(ok + rejected, TASKS);
+    assert!(ok >= 8, "at least the first 8 calls run: {ok}");
+    assert!(SHED.peak.load(Ordering::SeqCst) <= 8);
+}
+
+#[limit(rate = 2000, per = 100ms)]
+async fn rated(starts: Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>) -> Result<(), Error> {
+    starts.lock().unwrap().push(tokio::time::Instant::now());
+    Ok(())
+}
+
+#[test]
+fn rate_holds_under_load_on_many_threads() {
+    let starts = Arc::new(std::sync::Mutex::new(Vec::with_capacity(TASKS)));
+    let elapsed = multi_thread().block_on(async {
+        let begin = tokio::time::Instant::now();
+        let tasks: Vec<_> = (0..TASKS).map(|_| tokio::spawn(rated(starts.clone()))).collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Ok(()));
+        }
+        begin.elapsed()
+    });
+    assert_eq!(starts.lock().unwrap().len(), TASKS);
+    // 10 000 starts at 2 000 per 100 ms need at least 4 full windows after the first
+    // burst: a hard lower bound, whatever the machine's speed.
+    assert!(elapsed >= Duration::from_millis(400), "{elapsed:?}");
+}
+
+static STACKED: Gauge = Gauge::new();
+static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
+
+#[error_boundary(catch_panic)]
+#[retry(attempts = 3, delay = 1ms, jitter = 0)]
+#[timeout(10s)]
+#[limit(concurrency = 8, wait = 30s)]
+async fn stacked(id: usize, attempt: Arc<AtomicUsize>) -> Result<usize, Error> {
+    ATTEMPTS.fetch_add(1, Ordering::SeqCst);
+    STACKED.run().await;
+    // Every seventh call fails its first attempt.
+    if id % 7 == 0 && attempt.fetch_add(1, Ordering::SeqCst) == 0 {
+        return Err(Error::Other);
+    }
+    Ok(id)
+}
+
+#[test]
+fn the_full_stack_under_load() {
+    multi_thread().block_on(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|id| tokio::spawn(stacked(id, Arc::new(AtomicUsize::new(0)))))
+            .collect();
+        for (id, task) in tasks.into_iter().enumerate() {
+            assert_eq!(task.await.unwrap(), Ok(id));
+        }
+    });
+    assert_eq!(ATTEMPTS.load(Ordering::SeqCst), TASKS + TASKS.div_ceil(7));
+    assert!(STACKED.peak.load(Ordering::SeqCst) <= 8);
+    assert_eq!(STACKED.now.load(Ordering::SeqCst), 0);
+}
+
+thread_local! {
+    static ORDER: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[limit(concurrency = 8)]
+async fn fifo(id: usize) {
+    ORDER.with_borrow_mut(|o| o.push(id));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+#[limit(rate = 50, per = 1s)]
+async fn fifo_rate(id: usize) {
+    ORDER.with_borrow_mut(|o| o.push(id));
+}
+
+#[tokio::test(start_paused = true)]
+async fn fifo_order_holds_for_ten_thousand_tasks_on_one_thread() {
+    let tasks: Vec<_> = (0..TASKS).map(|id| tokio::spawn(fifo(id))).collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(ORDER.with_borrow_mut(std::mem::take), (0..TASKS).collect::<Vec<_>>());
+
+    let start = tokio::time::Instant::now();
+    let tasks: Vec<_> = (0..TASKS).map(|id| tokio::spawn(fifo_rate(id))).collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(ORDER.with_borrow_mut(std::mem::take), (0..TASKS).collect::<Vec<_>>());
+    // 200 windows of 50 starts: the last starts at exactly 199 s.
+    assert_eq!(start.elapsed(), Duration::from_secs(199));
+}
