@@ -2,3 +2,10 @@
 
 #[doc = include_str!("../../docs/from-nodejs.md")]
 pub mod from_nodejs {}
+
+pub mod crawler;
+pub mod retry_http;
+pub mod service;
+pub mod shared_pool;
+pub mod shutdown;
+pub mod tour;
