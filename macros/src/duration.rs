@@ -1,5 +1,5 @@
 //! The duration grammar shared by every attribute: `250ms`, `1.5s`, `2m`, `1h`,
-//! `500us`, `10ns`, the same as a string literal (`"250ms"`), or any expression of
+//! `500us`, `10ns`, `0` (zero needs no unit), the same as a string literal (`"250ms"`), or any expression of
 //! type `std::time::Duration`, evaluated at each call.
 
 use proc_macro2::{Span, TokenStream};
@@ -115,6 +115,10 @@ fn literal(raw: &str, digits: &str, unit: &str, span: Span) -> syn::Result<Durat
         "s" => 1_000_000_000,
         "m" => 60_000_000_000,
         "h" => 3_600_000_000_000,
+        // Zero needs no unit: `wait = 0` cannot be misread.
+        "" if digits.chars().all(|c| c == '0' || c == '.') => {
+            return Ok(DurationArg::Const { nanos: 0, span });
+        }
         "" => {
             return Err(syn::Error::new(
                 span,
@@ -180,6 +184,9 @@ mod tests {
         assert_eq!(nanos("10ns"), Ok(10));
         assert_eq!(nanos("1_000ms"), Ok(1_000_000_000));
         assert_eq!(nanos("0ms"), Ok(0));
+        assert_eq!(nanos("0"), Ok(0));
+        assert_eq!(nanos("0.0"), Ok(0));
+        assert_eq!(nanos("\"0\""), Ok(0));
         assert_eq!(nanos("\"250ms\""), Ok(250_000_000));
         assert_eq!(nanos("\"1.25s\""), Ok(1_250_000_000));
         assert_eq!(
