@@ -71,3 +71,34 @@ impl Capture {
         self.events.lock().unwrap().iter().filter(|e| e.target == "steadfast").cloned().collect()
     }
 }
+
+/// An error type that holds everything the attributes create, for tests that only
+/// care whether a call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure;
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failure")
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl From<steadfast::TimedOut> for Failure {
+    fn from(_: steadfast::TimedOut) -> Self {
+        Failure
+    }
+}
+
+impl From<steadfast::Rejected> for Failure {
+    fn from(_: steadfast::Rejected) -> Self {
+        Failure
+    }
+}
+
+impl From<steadfast::Panicked> for Failure {
+    fn from(_: steadfast::Panicked) -> Self {
+        Failure
+    }
+}

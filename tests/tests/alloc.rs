@@ -5,63 +5,35 @@
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use steadfast::{TimedOut, error_boundary, limit, retry, timeout};
+use steadfast::{error_boundary, limit, retry, timeout};
+use steadfast_tests::Failure;
 
-#[derive(Debug)]
-struct Error;
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("error")
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<TimedOut> for Error {
-    fn from(_: TimedOut) -> Self {
-        Error
-    }
-}
-
-impl From<steadfast::Rejected> for Error {
-    fn from(_: steadfast::Rejected) -> Self {
-        Error
-    }
-}
-
-impl From<steadfast::Panicked> for Error {
-    fn from(_: steadfast::Panicked) -> Self {
-        Error
-    }
-}
-
-async fn bare(x: &u64, n: u64) -> Result<u64, Error> {
+async fn bare(x: &u64, n: u64) -> Result<u64, Failure> {
     Ok(*x + n)
 }
 
 #[retry(attempts = 3, delay = 100ms)]
-async fn retried(x: &u64, n: u64) -> Result<u64, Error> {
+async fn retried(x: &u64, n: u64) -> Result<u64, Failure> {
     Ok(*x + n)
 }
 
 #[timeout(1s)]
-async fn timed(x: &u64, n: u64) -> Result<u64, Error> {
+async fn timed(x: &u64, n: u64) -> Result<u64, Failure> {
     Ok(*x + n)
 }
 
 #[error_boundary("context", catch_panic)]
-async fn bounded(x: &u64, n: u64) -> Result<u64, Error> {
+async fn bounded(x: &u64, n: u64) -> Result<u64, Failure> {
     Ok(*x + n)
 }
 
 #[limit(concurrency = 8)]
-async fn limited(x: &u64, n: u64) -> Result<u64, Error> {
+async fn limited(x: &u64, n: u64) -> Result<u64, Failure> {
     Ok(*x + n)
 }
 
 #[limit(rate = 1000000, per = 1s)]
-async fn rate_limited(x: &u64, n: u64) -> Result<u64, Error> {
+async fn rate_limited(x: &u64, n: u64) -> Result<u64, Failure> {
     Ok(*x + n)
 }
 
@@ -69,13 +41,13 @@ async fn rate_limited(x: &u64, n: u64) -> Result<u64, Error> {
 #[retry(attempts = 4, delay = 100ms, max_elapsed = 10s)]
 #[timeout(800ms)]
 #[limit(concurrency = 8, wait = 1s)]
-async fn stacked(x: &u64, n: u64) -> Result<u64, Error> {
+async fn stacked(x: &u64, n: u64) -> Result<u64, Failure> {
     Ok(*x + n)
 }
 
 /// Allocations made while polling `make()`'s future to completion (it must finish
 /// on the first poll), after one warm-up call.
-fn allocations<F: Future<Output = Result<u64, Error>>>(make: impl Fn() -> F) -> u64 {
+fn allocations<F: Future<Output = Result<u64, Failure>>>(make: impl Fn() -> F) -> u64 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let _context = runtime.enter();
     let mut cx = Context::from_waker(Waker::noop());

@@ -12,36 +12,8 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use steadfast::{Limiter, Panicked, Rejected, TimedOut, error_boundary, limit, retry, timeout};
-
-#[derive(Debug)]
-struct Failure;
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("failure")
-    }
-}
-
-impl std::error::Error for Failure {}
-
-impl From<TimedOut> for Failure {
-    fn from(_: TimedOut) -> Self {
-        Failure
-    }
-}
-
-impl From<Rejected> for Failure {
-    fn from(_: Rejected) -> Self {
-        Failure
-    }
-}
-
-impl From<Panicked> for Failure {
-    fn from(_: Panicked) -> Self {
-        Failure
-    }
-}
+use steadfast::{Limiter, error_boundary, limit, retry, timeout};
+use steadfast_tests::Failure;
 
 const CONCURRENCY: usize = 2;
 
