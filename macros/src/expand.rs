@@ -226,9 +226,22 @@ fn generate(function: &Function, layers: &[Parsed]) -> TokenStream {
 fn timeout(cx: &Context, args: &TimeoutArgs, inner: Code) -> Code {
     let Context { name, ret_span } = cx;
     let after = &args.after;
-    let on_timeout = quote_spanned!(*ret_span=> ::steadfast::__private::on_timeout);
     let inner = inner.future();
-    Code::Future(quote!(::steadfast::__private::timeout_in(#after, #name, #on_timeout, #inner)))
+    let out = format_ident!("__steadfast_out", span = Span::mixed_site());
+    let error = format_ident!("__steadfast_error", span = Span::mixed_site());
+    // The whole call carries the return type's span: a missing `From<TimedOut>` is
+    // reported at the signature.
+    let on_timeout = quote_spanned! {*ret_span=>
+        ::steadfast::__private::on_timeout(::steadfast::__private::timed_out(#error, #name))
+    };
+    // The conversion and the function's name stay here, in code, so that the
+    // future holds no more than `tokio::time::timeout` would, plus `after`.
+    Code::Block(quote! {
+        match ::steadfast::__private::timeout_in(#after, #inner).await {
+            ::core::result::Result::Ok(#out) => #out,
+            ::core::result::Result::Err(#error) => #on_timeout,
+        }
+    })
 }
 
 fn boundary(cx: &Context, args: &BoundaryArgs, inner: Code) -> Code {
@@ -314,6 +327,7 @@ fn retry(
     inner: Code,
 ) -> Code {
     let Context { name, ret_span } = cx;
+    let mut site_local = None;
     let state = match &args.policy {
         Some(policy) => {
             let policy = &policy.value;
@@ -353,7 +367,26 @@ fn retry(
                 let v = &d.value;
                 policy.extend(quote!(.max_elapsed(#v)));
             }
-            quote!(::steadfast::__private::RetryState::new(#policy, #name))
+            let site = quote!(::steadfast::__private::RetrySite::new(#policy, #name));
+            let new = match &args.max_elapsed {
+                // Keeps the first attempt's start time.
+                Some(_) => quote!(new),
+                None => quote!(untimed),
+            };
+            let site_ident = format_ident!("__STEADFAST_RETRY", span = Span::mixed_site());
+            if constant_schedule(args) {
+                // Every argument is a literal: the schedule lives in a `static`, and
+                // each call's state holds a reference to it.
+                quote!({
+                    static #site_ident: ::steadfast::__private::RetrySite = #site;
+                    ::steadfast::__private::RetryState::#new(&#site_ident)
+                })
+            } else {
+                // Evaluated at each call; the state borrows it.
+                let local = format_ident!("__steadfast_site", span = Span::mixed_site());
+                site_local = Some(quote!(let #local = #site;));
+                quote!(::steadfast::__private::RetryState::#new(&#local))
+            }
         }
     };
     let when = match &args.when {
@@ -371,6 +404,7 @@ fn retry(
     let delay = format_ident!("__steadfast_delay", span = Span::mixed_site());
     let inner = inner.block();
     Code::Block(quote! {
+        #site_local
         let mut #st = #state;
         loop {
             let #out = {
@@ -383,6 +417,17 @@ fn retry(
             }
         }
     })
+}
+
+/// Whether every schedule argument is a literal, so that the schedule is a constant.
+fn constant_schedule(args: &RetryArgs) -> bool {
+    let literal = |expr: &syn::Expr| matches!(expr, syn::Expr::Lit(_));
+    let constant = |d: &crate::duration::DurationArg| d.nanos().is_some();
+    [&args.attempts, &args.factor, &args.jitter].into_iter().flatten().all(|a| literal(&a.value))
+        && [&args.delay, &args.max_delay, &args.max_elapsed]
+            .into_iter()
+            .flatten()
+            .all(|d| constant(&d.value))
 }
 
 /// An `f64` for a literal number argument (`jitter = 0` must not be an integer).

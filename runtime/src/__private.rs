@@ -12,8 +12,8 @@ pub use crate::boundary::{
 pub use crate::limit::{limit, limit_or_reject};
 #[cfg(feature = "backoff")]
 pub use crate::retry::BackoffState;
-pub use crate::retry::{Attempts, RetryState, any_error, no_hint};
-pub use crate::timeout::timeout_in;
+pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint};
+pub use crate::timeout::{timed_out, timeout_in};
 pub use tokio::time::sleep;
 pub use tracing::Level;
 

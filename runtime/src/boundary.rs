@@ -2,10 +2,12 @@
 
 use std::error::Error;
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
+use pin_project_lite::pin_project;
 use tracing::Level;
 
 use crate::Panicked;
@@ -142,19 +144,40 @@ impl fmt::Display for Sources<'_> {
 
 /// Polls `body`, turning a panic in any poll into `on_panic(Panicked)`.
 #[doc(hidden)]
-pub async fn catch_panic<F: Future>(
+pub fn catch_panic<F: Future>(
     function: &'static str,
     on_panic: fn(Panicked) -> F::Output,
     body: F,
-) -> F::Output {
-    let mut body = pin!(body);
-    poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
-        Ok(poll) => poll,
-        Err(payload) => {
-            std::task::Poll::Ready(on_panic(Panicked::from_payload(&*payload, function)))
+) -> CatchPanic<F> {
+    CatchPanic { body, function, on_panic }
+}
+
+pin_project! {
+    /// The future of [`catch_panic`]: holds `body` once (an `async fn` would hold it
+    /// twice, as its argument and as the future it awaits).
+    #[doc(hidden)]
+    pub struct CatchPanic<F: Future> {
+        #[pin]
+        body: F,
+        function: &'static str,
+        on_panic: fn(Panicked) -> F::Output,
+    }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let body = this.body;
+        match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                Poll::Ready((this.on_panic)(Panicked::from_payload(&*payload, this.function)))
+            }
         }
-    })
-    .await
+    }
 }
 
 /// Autoref dispatch used by the `#[error_boundary]` expansion to find an error's

@@ -5,12 +5,14 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::future::poll_fn;
-use std::pin::pin;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
 use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
@@ -86,7 +88,7 @@ const LONG_WAIT: Duration = Duration::from_secs(1);
 ///
 /// # Memory
 ///
-/// A `Limiter` never allocates and its size does not depend on the limits: 720 bytes on
+/// A `Limiter` never allocates and its size does not depend on the limits: 704 bytes on
 /// a 64-bit target, whatever the rate.
 ///
 /// - Up to 64 starts per window, it keeps the exact times of the last `starts` starts in a
@@ -104,7 +106,8 @@ const LONG_WAIT: Duration = Duration::from_secs(1);
 pub struct Limiter {
     concurrency: Option<Concurrency>,
     rate: Option<Rate>,
-    /// Permits alive. A counter of its own so that rate-only limiters have it too.
+    /// Permits alive, for limiters with a rate limit or none (a concurrency-only
+    /// limiter reads them off its semaphore).
     in_flight: AtomicUsize,
     /// Callers waiting right now; only callers that do wait touch it.
     waiting: AtomicUsize,
@@ -243,7 +246,19 @@ impl Limiter {
 
     /// How many slots are held right now: permits alive, that is bodies running.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        match (&self.concurrency, &self.rate) {
+            // Slots held, read off the semaphore (a slot handed to a queued caller counts
+            // from the moment it is handed over).
+            (Some(concurrency), None) => concurrency.max - concurrency.slots.available_permits(),
+            _ => self.in_flight.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether [`Self::in_flight`] is a count of its own. A concurrency-only limiter
+    /// reads it off its semaphore instead: two atomic operations fewer per call.
+    #[inline]
+    fn counts_in_flight(&self) -> bool {
+        self.concurrency.is_none() || self.rate.is_some()
     }
 
     /// How many callers are waiting right now: for a concurrency slot, in line for a start
@@ -268,9 +283,41 @@ impl Limiter {
         }
     }
 
+    /// The fast path: a permit if one can be had at once, without waiting, queueing or
+    /// allocating; `None` (having taken nothing) if the caller has to wait.
+    #[inline(always)]
+    fn try_acquire_now(&self) -> Option<LimiterPermit<'_>> {
+        let slot = match &self.concurrency {
+            Some(concurrency) => Some(concurrency.slots.try_acquire().ok()?),
+            None => None,
+        };
+        if let Some(rate) = &self.rate {
+            // On `false` the slot is given back: the caller queues for both.
+            if !rate.try_admit() {
+                return None;
+            }
+        }
+        Some(self.permit(slot))
+    }
+
+    /// The permit of a caller that got its slot (if there is a concurrency limit) and
+    /// its start time (if there is a rate limit).
+    #[inline(always)]
+    fn permit<'a>(&'a self, slot: Option<SemaphorePermit<'a>>) -> LimiterPermit<'a> {
+        if self.counts_in_flight() {
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+        }
+        // The permit gives the slot back when dropped: one pointer is all it holds.
+        if let Some(slot) = slot {
+            slot.forget();
+        }
+        LimiterPermit { limiter: self }
+    }
+
     /// Takes a concurrency slot, then a start time: the whole state machine of a caller.
     async fn acquire_permit(&self, wait: Option<Duration>) -> Result<LimiterPermit<'_>, Rejected> {
-        let mut waiter = Waiter { waiting: &self.waiting, budget: wait, since: None };
+        let mut waiter =
+            Waiter { waiting: &self.waiting, budget: wait, counted: false, since: None };
         // Held while the caller waits for its start time, so the body starts at that time.
         let slot = match &self.concurrency {
             Some(concurrency) => Some(concurrency.acquire(&mut waiter).await?),
@@ -279,8 +326,7 @@ impl Limiter {
         if let Some(rate) = &self.rate {
             rate.admit(&mut waiter).await?;
         }
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        Ok(LimiterPermit { limiter: self, _slot: slot })
+        Ok(self.permit(slot))
     }
 }
 
@@ -315,13 +361,20 @@ impl fmt::Debug for Limiter {
 /// and for a concurrency limit it holds one of the `n` slots.
 #[must_use = "the slot is freed as soon as the permit is dropped"]
 pub struct LimiterPermit<'a> {
+    /// The slot, if the limiter has a concurrency limit, was taken from its semaphore
+    /// and forgotten there; it is given back on drop.
     limiter: &'a Limiter,
-    _slot: Option<SemaphorePermit<'a>>,
 }
 
 impl Drop for LimiterPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
-        self.limiter.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.limiter.counts_in_flight() {
+            self.limiter.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(concurrency) = &self.limiter.concurrency {
+            concurrency.slots.add_permits(1);
+        }
     }
 }
 
@@ -405,7 +458,7 @@ impl Concurrency {
         }
         let acquire = self.slots.acquire();
         // The semaphore is never closed: `acquire` fails only by running out of time.
-        let slot = match waiter.start(Instant::now()) {
+        let slot = match waiter.start(Instant::now) {
             None => acquire.await.ok(),
             Some(deadline) => {
                 tokio::time::timeout_at(deadline, acquire).await.ok().and_then(Result::ok)
@@ -441,6 +494,20 @@ impl Rate {
         LimitKind::Rate { starts: self.starts, per: self.per }
     }
 
+    /// Records a start now if the line is empty and the window has room; `false`
+    /// (having recorded nothing) if the caller has to wait.
+    fn try_admit(&self) -> bool {
+        let Ok(mut history) = self.history.try_lock() else {
+            return false;
+        };
+        let (_, now) = history.clock(Instant::now());
+        if history.earliest_start(now) > now {
+            return false;
+        }
+        history.record(now);
+        true
+    }
+
     /// Waits for this caller's start time and records it.
     async fn admit(&self, waiter: &mut Waiter<'_>) -> Result<(), Rejected> {
         let mut history = match self.history.try_lock() {
@@ -450,7 +517,7 @@ impl Rate {
             }
             Err(_) => {
                 let lock = self.history.lock();
-                let locked = match waiter.start(Instant::now()) {
+                let locked = match waiter.start(Instant::now) {
                     None => Some(lock.await),
                     Some(deadline) => tokio::time::timeout_at(deadline, lock).await.ok(),
                 };
@@ -461,7 +528,7 @@ impl Rate {
         let (base, now_ns) = history.clock(now);
         let start = history.earliest_start(now_ns);
         if start > now_ns {
-            let deadline = waiter.start(now);
+            let deadline = waiter.start(|| now);
             // `None`: beyond the range of the clock, that is never.
             let at = base.checked_add(Duration::from_nanos(start));
             if deadline.is_some_and(|deadline| at.is_none_or(|at| at > deadline)) {
@@ -494,13 +561,25 @@ struct History {
 }
 
 /// The record of past starts, fixed in size whatever the rate.
+#[allow(clippy::large_enum_variant)] // it lives inline in the limiter, by design
 enum Log {
     /// The last `min(starts, len)` start times, oldest at `oldest`, in a ring of `starts`.
     Exact { times: [u64; EXACT_STARTS], oldest: usize, len: usize },
     /// Starts counted in buckets of `width` nanoseconds: bucket `b` holds the starts in
-    /// `[b × width, (b + 1) × width)` and lives at `counts[b % 65]`. `newest` is the
-    /// bucket of `last`, the latest start; older buckets are up to 64 behind it.
-    Buckets { counts: [u64; BUCKETS as usize + 1], width: u64, newest: u64, last: u64 },
+    /// `[b × width, (b + 1) × width)` and lives at `counts[b % 65]` (a bucket lies in
+    /// one window, so it never counts more than `starts`: a `u32`). `newest` is the
+    /// bucket of `last`, the latest start, and ends at `newest_end`; older buckets are
+    /// up to 64 behind it. `total` is the sum of `counts`: below `starts`, no window
+    /// can be full. (`newest_end` and `total` spare the common call a division and a
+    /// walk over the buckets.)
+    Buckets {
+        counts: [u32; BUCKETS as usize + 1],
+        width: u64,
+        newest: u64,
+        newest_end: u64,
+        last: u64,
+        total: u64,
+    },
 }
 
 impl History {
@@ -511,7 +590,8 @@ impl History {
         } else {
             // Rounded up, so that a window (`per`) spans at most 64 buckets plus a partial one.
             let width = per.div_ceil(BUCKETS);
-            Log::Buckets { counts: [0; BUCKETS as usize + 1], width, newest: 0, last: 0 }
+            let counts = [0; BUCKETS as usize + 1];
+            Log::Buckets { counts, width, newest: 0, newest_end: width, last: 0, total: 0 }
         };
         Self { base: None, starts, per, log }
     }
@@ -539,14 +619,16 @@ impl History {
                     start.max(times[*oldest].saturating_add(self.per))
                 }
             }
-            Log::Buckets { counts, width, newest, last } => {
+            // Fewer starts in all the buckets than a window may hold: no walk needed.
+            Log::Buckets { total, last, .. } if *total < u64::from(self.starts) => now.max(*last),
+            Log::Buckets { counts, width, newest, last, .. } => {
                 let start = now.max(*last);
                 // Walk back from the newest bucket: the first bucket at which the count
                 // reaches `starts` must lie wholly before the new start's window.
                 let mut count = 0_u64;
                 for back in 0..=BUCKETS {
                     let Some(bucket) = newest.checked_sub(back) else { break };
-                    count += counts[bucket_slot(bucket)];
+                    count += u64::from(counts[bucket_slot(bucket)]);
                     if count >= u64::from(self.starts) {
                         // The window (t - per, t] begins in bucket `bucket + 1` or later.
                         let clear =
@@ -572,22 +654,28 @@ impl History {
                     *oldest = (*oldest + 1) % starts;
                 }
             }
-            Log::Buckets { counts, width, newest, last } => {
-                let bucket = at / *width;
+            Log::Buckets { counts, width, newest, newest_end, last, total } => {
+                // `at` is no earlier than `last`, which lies in bucket `newest`.
+                let bucket = if at < *newest_end { *newest } else { at / *width };
                 if bucket > *newest {
                     // Clear the slots of the buckets skipped over: they hold starts that
                     // are now more than a window old.
                     if bucket - *newest > BUCKETS {
                         *counts = [0; BUCKETS as usize + 1];
+                        *total = 0;
                     } else {
                         for skipped in *newest + 1..=bucket {
-                            counts[bucket_slot(skipped)] = 0;
+                            let count = &mut counts[bucket_slot(skipped)];
+                            *total = total.saturating_sub(u64::from(*count));
+                            *count = 0;
                         }
                     }
                     *newest = bucket;
+                    *newest_end = bucket.saturating_add(1).saturating_mul(*width);
                 }
                 let count = &mut counts[bucket_slot(bucket)];
                 *count = count.saturating_add(1);
+                *total = total.saturating_add(1);
                 *last = at;
             }
         }
@@ -611,6 +699,9 @@ const fn saturating_nanos(duration: Duration) -> u64 {
 struct Waiter<'a> {
     waiting: &'a AtomicUsize,
     budget: Option<Duration>,
+    /// Whether the caller counts in [`Limiter::waiting`].
+    counted: bool,
+    /// When it started to wait; only noted (and the clock read) if it has a budget.
     since: Option<Instant>,
 }
 
@@ -620,14 +711,15 @@ impl Waiter<'_> {
         self.budget == Some(Duration::ZERO)
     }
 
-    /// Marks the caller as waiting from `now` on, unless it already is, and returns its
-    /// deadline (`None`: it may wait as long as needed).
-    fn start(&mut self, now: Instant) -> Option<Instant> {
-        let since = *self.since.get_or_insert_with(|| {
+    /// Marks the caller as waiting from `now()` on, unless it already is, and returns
+    /// its deadline (`None`: it may wait as long as needed, and the clock is not read).
+    fn start(&mut self, now: impl FnOnce() -> Instant) -> Option<Instant> {
+        if !self.counted {
+            self.counted = true;
             self.waiting.fetch_add(1, Ordering::Relaxed);
-            now
-        });
-        self.budget.and_then(|budget| since.checked_add(budget))
+        }
+        let budget = self.budget?;
+        self.since.get_or_insert_with(now).checked_add(budget)
     }
 
     /// How long the caller has waited so far; zero (and no clock read) if it never did.
@@ -643,7 +735,7 @@ impl Waiter<'_> {
 
 impl Drop for Waiter<'_> {
     fn drop(&mut self) {
-        if self.since.is_some() {
+        if self.counted {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -725,15 +817,57 @@ impl Limit for Limiter {
     /// returns `Err`. With `Some(d)`, a caller whose start time would come after `d` is
     /// rejected at once rather than after sleeping; a caller still queued behind others
     /// when `d` runs out is rejected then.
+    ///
+    /// A caller that gets its permit at once allocates nothing. One that has to wait
+    /// boxes its place in line (one allocation), so that the future stays a few words
+    /// long whatever the limits: the waiting machinery is not carried by every call.
     fn acquire(
         &self,
         wait: Option<Duration>,
     ) -> impl Future<Output = Result<LimiterPermit<'_>, Rejected>> + Send {
-        self.acquire_permit(wait)
+        LimiterAcquire { limiter: self, wait, waiting: None }
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+}
+
+/// The future of [`Limiter`]'s [`Limit::acquire`]: the fast path on its first poll,
+/// the boxed waiting path after that.
+struct LimiterAcquire<'a> {
+    limiter: &'a Limiter,
+    wait: Option<Duration>,
+    waiting: Option<Waiting<'a>>,
+}
+
+/// A caller's place in line, boxed: only callers that wait have one.
+type Waiting<'a> = Pin<Box<dyn Future<Output = Result<LimiterPermit<'a>, Rejected>> + Send + 'a>>;
+
+impl<'a> Future for LimiterAcquire<'a> {
+    type Output = Result<LimiterPermit<'a>, Rejected>;
+
+    // Always inlined: returned through memory, the permit costs a store-forwarding
+    // stall that is a third of the fast path.
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.waiting.is_none() {
+            if let Some(permit) = self.limiter.try_acquire_now() {
+                return Poll::Ready(Ok(permit));
+            }
+        }
+        self.poll_waiting(cx)
+    }
+}
+
+impl<'a> LimiterAcquire<'a> {
+    /// The slow path, out of line so that the fast path inlines into the caller.
+    #[cold]
+    #[inline(never)]
+    fn poll_waiting(&mut self, cx: &mut Context<'_>) -> Poll<Result<LimiterPermit<'a>, Rejected>> {
+        let (limiter, wait) = (self.limiter, self.wait);
+        let waiting = self.waiting.get_or_insert_with(|| Box::pin(limiter.acquire_permit(wait)));
+        waiting.as_mut().poll(cx)
     }
 }
 
@@ -784,85 +918,197 @@ impl<L: Limit + ?Sized> Limit for Arc<L> {
 /// function's return type, which need not be a `Result` here: the call then runs
 /// without a slot (fails open) and an ERROR event says so. It never panics.
 #[doc(hidden)]
-pub async fn limit<L: Limit + ?Sized, F: Future>(
-    limiter: &L,
+#[allow(clippy::type_complexity)] // the acquiring future has no name
+pub fn limit<'a, L: Limit + ?Sized, F: Future>(
+    limiter: &'a L,
     function: &'static str,
     body: F,
-) -> F::Output {
-    let (acquired, waited) = timed(limiter.acquire(None)).await;
-    let _permit = match acquired {
-        Ok(permit) => Some(permit),
-        Err(rejected) => {
-            tracing::error!(
-                target: "steadfast",
-                function,
-                limit = %rejected.limit(),
-                "the limiter refused a call without a wait budget; running it without a slot \
-                 (give `wait = ..` to reject instead)",
-            );
-            None
-        }
-    };
-    report_long_wait(limiter, function, waited);
-    body.await
+) -> Limited<
+    'a,
+    L,
+    impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
+    L::Permit<'a>,
+    F,
+    FailOpen,
+> {
+    Limited::new(limiter, function, limiter.acquire(None), body, FailOpen)
 }
 
 /// Runs `body` holding a slot of `limiter`, waiting at most `wait` for it; without a slot
 /// by then, returns `on_rejected` of the [`Rejected`] error (attributed to `function`)
-/// and drops `body` without polling it.
+/// without polling `body`.
 ///
 /// A rejection is reported by a WARN event (target `steadfast`) with `function`,
 /// `waited_ms` and `limit`; a wait longer than a second by a DEBUG event, as in [`limit`].
 #[doc(hidden)]
-pub async fn limit_or_reject<L: Limit + ?Sized, F: Future>(
-    limiter: &L,
+#[allow(clippy::type_complexity)] // the acquiring future has no name
+pub fn limit_or_reject<'a, L: Limit + ?Sized, F: Future>(
+    limiter: &'a L,
     function: &'static str,
     wait: Duration,
     on_rejected: fn(Rejected) -> F::Output,
     body: F,
-) -> F::Output {
-    let (acquired, waited) = timed(limiter.acquire(Some(wait))).await;
-    match acquired {
-        Ok(_permit) => {
-            report_long_wait(limiter, function, waited);
-            body.await
+) -> Limited<
+    'a,
+    L,
+    impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
+    L::Permit<'a>,
+    F,
+    Reject<F::Output>,
+> {
+    Limited::new(limiter, function, limiter.acquire(Some(wait)), body, Reject(on_rejected))
+}
+
+/// What a [`Limited`] call does when the limiter refuses it a slot.
+#[doc(hidden)]
+pub trait Refused<O> {
+    /// `Some(output)` to return without running the body, `None` to run it anyway.
+    fn refused(&self, rejected: Rejected, function: &'static str) -> Option<O>;
+}
+
+/// Without a wait budget: run without a slot, loudly.
+#[doc(hidden)]
+pub struct FailOpen;
+
+impl<O> Refused<O> for FailOpen {
+    #[cold]
+    fn refused(&self, rejected: Rejected, function: &'static str) -> Option<O> {
+        tracing::error!(
+            target: "steadfast",
+            function,
+            limit = %rejected.limit(),
+            "the limiter refused a call without a wait budget; running it without a slot \
+             (give `wait = ..` to reject instead)",
+        );
+        None
+    }
+}
+
+/// With a wait budget: return the rejection through the function's return type.
+#[doc(hidden)]
+pub struct Reject<O>(fn(Rejected) -> O);
+
+impl<O> Refused<O> for Reject<O> {
+    #[cold]
+    fn refused(&self, rejected: Rejected, function: &'static str) -> Option<O> {
+        tracing::warn!(
+            target: "steadfast",
+            function,
+            waited_ms = millis(rejected.waited()),
+            limit = %rejected.limit(),
+            "rejected: no slot within the wait",
+        );
+        Some((self.0)(rejected.in_function(function)))
+    }
+}
+
+pin_project! {
+    /// The future of [`limit`] and [`limit_or_reject`]: a slot, then the body. It holds
+    /// the body once, and the acquiring future only until the slot is there (an
+    /// `async fn` would hold the body twice).
+    #[doc(hidden)]
+    pub struct Limited<'a, L: ?Sized, A, P, F, R> {
+        limiter: &'a L,
+        function: &'static str,
+        refused: R,
+        #[pin]
+        state: Slot<A, P>,
+        #[pin]
+        body: F,
+    }
+}
+
+pin_project! {
+    /// Where a [`Limited`] call is.
+    #[project = SlotProj]
+    #[doc(hidden)]
+    pub enum Slot<A, P> {
+        // `since`: when `acquire` first returned `Pending`, noted only for the DEBUG
+        // event on a long wait (so a waiting caller reads no clock when it is off).
+        Acquiring { #[pin] acquire: A, since: Option<Instant> },
+        // `None`: the limiter refused and the call runs without a slot (fails open).
+        Running { permit: Option<P> },
+        Done,
+    }
+}
+
+impl<'a, L: ?Sized, A, P, F, R> Limited<'a, L, A, P, F, R> {
+    #[inline]
+    fn new(limiter: &'a L, function: &'static str, acquire: A, body: F, refused: R) -> Self {
+        let state = Slot::Acquiring { acquire, since: None };
+        Limited { limiter, function, refused, state, body }
+    }
+}
+
+impl<L, A, P, F, R> Future for Limited<'_, L, A, P, F, R>
+where
+    L: Limit + ?Sized,
+    A: Future<Output = Result<P, Rejected>>,
+    F: Future,
+    R: Refused<F::Output>,
+{
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        if let SlotProj::Acquiring { acquire, since } = this.state.as_mut().project() {
+            let acquired = match acquire.poll(cx) {
+                Poll::Ready(acquired) => acquired,
+                Poll::Pending => {
+                    // Only for the DEBUG event on a long wait: no clock read without it.
+                    if since.is_none() && long_waits_are_reported() {
+                        *since = Some(Instant::now());
+                    }
+                    return Poll::Pending;
+                }
+            };
+            let permit = match acquired {
+                Ok(permit) => {
+                    if let Some(since) = since {
+                        report_long_wait(*this.limiter, this.function, since.elapsed());
+                    }
+                    Some(permit)
+                }
+                Err(rejected) => match this.refused.refused(rejected, this.function) {
+                    Some(out) => {
+                        this.state.set(Slot::Done);
+                        return Poll::Ready(out);
+                    }
+                    None => None,
+                },
+            };
+            // The body's first poll, with the permit in hand: a body that finishes at
+            // once frees the slot without the state ever changing. (A future is not
+            // polled again once it is ready; if this one were, it would take a slot
+            // again and poll the finished body, which a finished `async` block answers
+            // with a panic, and the slot would be freed while unwinding.)
+            if let Poll::Ready(out) = this.body.as_mut().poll(cx) {
+                drop(permit);
+                return Poll::Ready(out);
+            }
+            this.state.set(Slot::Running { permit });
+            return Poll::Pending;
         }
-        Err(rejected) => {
-            drop(body);
-            tracing::warn!(
-                target: "steadfast",
-                function,
-                waited_ms = millis(rejected.waited()),
-                limit = %rejected.limit(),
-                "rejected: no slot within the wait",
-            );
-            on_rejected(rejected.in_function(function))
+        match this.state.as_mut().project() {
+            SlotProj::Running { .. } => {
+                let out = std::task::ready!(this.body.poll(cx));
+                // The slot is freed as soon as the body is done.
+                this.state.set(Slot::Done);
+                Poll::Ready(out)
+            }
+            _ => panic!("`Limited` polled after completion"),
         }
     }
 }
 
-/// Awaits `future` and tells how long it was pending: `None` if it was ready at once, in
-/// which case the clock was not read.
-async fn timed<F: Future>(future: F) -> (F::Output, Option<Duration>) {
-    let mut future = pin!(future);
-    let mut pending_since = None;
-    let output = poll_fn(|cx| {
-        let poll = future.as_mut().poll(cx);
-        if poll.is_pending() && pending_since.is_none() {
-            pending_since = Some(Instant::now());
-        }
-        poll
-    })
-    .await;
-    (output, pending_since.map(|since| since.elapsed()))
+/// Whether the DEBUG event about a long wait for a slot would be seen.
+fn long_waits_are_reported() -> bool {
+    tracing::enabled!(target: "steadfast", tracing::Level::DEBUG)
 }
 
-fn report_long_wait<L: Limit + ?Sized>(
-    limiter: &L,
-    function: &'static str,
-    waited: Option<Duration>,
-) {
-    if let Some(waited) = waited.filter(|waited| *waited > LONG_WAIT) {
+fn report_long_wait<L: Limit + ?Sized>(limiter: &L, function: &'static str, waited: Duration) {
+    if waited > LONG_WAIT {
         tracing::debug!(
             target: "steadfast",
             function,

@@ -313,7 +313,8 @@ impl<W, H> Retrying<W, H> {
         W: RetryWhen<E>,
         H: RetryAfter<E>,
     {
-        let mut state = RetryState::new(self.policy, self.name);
+        let site = RetrySite::new(self.policy, self.name);
+        let mut state = RetryState::new(&site);
         loop {
             let result = op().await;
             match state.after(&result, |e| self.when.retry(e), |e| self.retry_after.hint(e)) {
@@ -380,25 +381,77 @@ pub fn no_hint<E: ?Sized>(_: &E) -> Option<Duration> {
     None
 }
 
-/// The bookkeeping of one retried call: which attempt this is and when the first
-/// started. The `#[retry]` expansion runs its own loop around it (so that `&mut`
-/// arguments can be reborrowed for every attempt) and asks it after each attempt.
+/// What a retried call keeps for its whole life: the schedule and the name in its
+/// events. The `#[retry]` expansion puts it in a `static` when every argument is a
+/// literal, so that each call's state holds a reference only.
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct RetryState {
+pub struct RetrySite {
     policy: RetryPolicy,
     function: &'static str,
-    attempt: u32,
-    started: Option<Instant>,
 }
 
-impl RetryState {
-    /// Reads the clock only if `max_elapsed` is set: the success path costs no timer.
-    pub fn new(policy: RetryPolicy, function: &'static str) -> Self {
-        let started = policy.max_elapsed.map(|_| Instant::now());
-        Self { policy, function, attempt: 1, started }
+impl RetrySite {
+    /// The site of `function`, retried by `policy`.
+    #[inline]
+    pub const fn new(policy: RetryPolicy, function: &'static str) -> Self {
+        Self { policy, function }
     }
+}
 
+/// The bookkeeping of one retried call: which attempt this is and, for a policy with
+/// `max_elapsed`, when the first started (`S = Option<Instant>`; `()` keeps nothing).
+/// The `#[retry]` expansion runs its own loop around it (so that `&mut` arguments can
+/// be reborrowed for every attempt) and asks it after each attempt. It is 16 bytes
+/// without a start time, so a retried future is barely larger than a hand-written
+/// loop's.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RetryState<'a, S = Option<Instant>> {
+    site: &'a RetrySite,
+    attempt: u32,
+    started: S,
+}
+
+/// When the first attempt started, if anyone needs to know.
+#[doc(hidden)]
+pub trait Started {
+    /// The time since the first attempt started, `None` if it was not noted.
+    fn elapsed(&self) -> Option<Duration>;
+}
+
+impl Started for () {
+    #[inline]
+    fn elapsed(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl Started for Option<Instant> {
+    #[inline]
+    fn elapsed(&self) -> Option<Duration> {
+        self.map(|started| started.elapsed())
+    }
+}
+
+impl<'a> RetryState<'a> {
+    /// Reads the clock only if `max_elapsed` is set: the success path costs no timer.
+    #[inline]
+    pub fn new(site: &'a RetrySite) -> Self {
+        let started = site.policy.max_elapsed.map(|_| Instant::now());
+        Self { site, attempt: 1, started }
+    }
+}
+
+impl<'a> RetryState<'a, ()> {
+    /// For a policy known to have no `max_elapsed`: no start time is kept.
+    #[inline]
+    pub const fn untimed(site: &'a RetrySite) -> Self {
+        Self { site, attempt: 1, started: () }
+    }
+}
+
+impl<S: Started> RetryState<'_, S> {
     #[cold]
     fn failed<E: Display + ?Sized>(
         &mut self,
@@ -406,21 +459,22 @@ impl RetryState {
         when: &impl Fn(&E) -> bool,
         retry_after: &impl Fn(&E) -> Option<Duration>,
     ) -> Option<Duration> {
-        let max_attempts = self.policy.max_attempts();
+        let policy = &self.site.policy;
+        let max_attempts = policy.max_attempts();
         if self.attempt >= max_attempts || !when(error) {
             return None;
         }
         let delay = match retry_after(error) {
             Some(hint) => hint,
-            None => self.policy.jittered_delay(self.attempt),
+            None => policy.jittered_delay(self.attempt),
         };
-        if let (Some(budget), Some(started)) = (self.policy.max_elapsed, self.started) {
+        if let (Some(budget), Some(elapsed)) = (policy.max_elapsed, self.started.elapsed()) {
             // The next attempt would start after the budget: give up now, unslept.
-            if started.elapsed().saturating_add(delay) > budget {
+            if elapsed.saturating_add(delay) > budget {
                 return None;
             }
         }
-        log_retry(self.function, self.attempt, max_attempts, delay, &error);
+        log_retry(self.site.function, self.attempt, max_attempts, delay, &error);
         self.attempt += 1;
         Some(delay)
     }
@@ -446,7 +500,7 @@ pub trait Attempts {
         O::Error: Loggable;
 }
 
-impl Attempts for RetryState {
+impl<S: Started> Attempts for RetryState<'_, S> {
     #[inline]
     fn after<O: Outcome>(
         &mut self,

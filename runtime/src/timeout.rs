@@ -1,10 +1,11 @@
 //! `#[timeout(D)]`: give the body a deadline, cancel it when the deadline passes.
 
-use std::future::{Future, poll_fn};
-use std::pin::pin;
-use std::task::Poll;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use crate::TimedOut;
@@ -39,55 +40,66 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<TimedOut>,
 {
-    match run(after, body).await {
-        Some(out) => out,
-        None => Err(E::from(TimedOut::new(after))),
+    match timeout_in(after, body).await {
+        Ok(out) => out,
+        Err(timed_out) => Err(E::from(timed_out)),
     }
 }
 
-/// The expansion of `#[timeout]`: `on_timeout` turns the error into the function's
-/// return type (built where the return type is known, so a missing `From` is reported
-/// once, at the signature).
+/// The expansion of `#[timeout]`: `body` with a deadline, as a future that holds
+/// `body` once, the timer (armed lazily) and `after`. It resolves to
+/// `Err(TimedOut)`; the expansion turns that into the function's return type, with
+/// [`timed_out`] for the event and the function's name (so that neither has to be
+/// kept in the future).
 #[doc(hidden)]
-pub async fn timeout_in<F: Future>(
-    after: Duration,
-    function: &'static str,
-    on_timeout: fn(TimedOut) -> F::Output,
-    body: F,
-) -> F::Output {
-    match run(after, body).await {
-        Some(out) => out,
-        None => {
-            tracing::warn!(
-                target: "steadfast",
-                function,
-                timeout_ms = after.as_millis() as u64,
-                "timed out",
-            );
-            on_timeout(TimedOut::in_function(after, function))
-        }
+pub fn timeout_in<F: Future>(after: Duration, body: F) -> Deadline<F> {
+    Deadline { body, timer: None, after }
+}
+
+/// Reports a timeout of `function` (a WARN event) and names it in the error.
+#[doc(hidden)]
+#[cold]
+pub fn timed_out(error: TimedOut, function: &'static str) -> TimedOut {
+    tracing::warn!(
+        target: "steadfast",
+        function,
+        timeout_ms = error.after().as_millis() as u64,
+        "timed out",
+    );
+    TimedOut::in_function(error.after(), function)
+}
+
+pin_project! {
+    /// Polls `body` until it finishes (`Ok`) or `after` has passed since it first
+    /// returned `Pending` (`Err`, with the body dropped when the future is).
+    #[doc(hidden)]
+    pub struct Deadline<F> {
+        #[pin]
+        body: F,
+        // Created lazily: a body that is ready at once never touches the timer.
+        #[pin]
+        timer: Option<Sleep>,
+        after: Duration,
     }
 }
 
-/// Polls `body` until it finishes (`Some`) or `after` has passed since it first
-/// returned `Pending` (`None`, with the body dropped).
-async fn run<F: Future>(after: Duration, body: F) -> Option<F::Output> {
-    let mut body = pin!(body);
-    // The timer is created lazily: a body that is ready at once never touches it.
-    let mut sleep = pin!(None::<Sleep>);
-    poll_fn(|cx| {
-        if let Poll::Ready(out) = body.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
+impl<F: Future> Future for Deadline<F> {
+    type Output = Result<F::Output, TimedOut>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(out) = this.body.poll(cx) {
+            return Poll::Ready(Ok(out));
         }
-        if sleep.is_none() {
-            sleep.set(Some(tokio::time::sleep(after)));
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep(*this.after)));
         }
-        match sleep.as_mut().as_pin_mut() {
-            Some(timer) => timer.poll(cx).map(|()| None),
+        match this.timer.as_pin_mut() {
+            Some(timer) => timer.poll(cx).map(|()| Err(TimedOut::new(*this.after))),
             None => Poll::Pending,
         }
-    })
-    .await
+    }
 }
 
 #[cfg(test)]
@@ -117,12 +129,13 @@ mod tests {
         }
         let dropped = std::cell::Cell::new(false);
         let start = Instant::now();
-        let out: Result<u8, TimedOut> = timeout_in(Duration::from_millis(500), "f", Err, async {
+        let out = timeout_in(Duration::from_millis(500), async {
             let _flag = Flag(&dropped);
             tokio::time::sleep(Duration::from_secs(10)).await;
-            Ok(7)
+            7
         })
-        .await;
+        .await
+        .map_err(|e| timed_out(e, "f"));
         assert_eq!(out, Err(TimedOut::in_function(Duration::from_millis(500), "f")));
         assert_eq!(start.elapsed(), Duration::from_millis(500));
         assert!(dropped.get());

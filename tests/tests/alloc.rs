@@ -45,6 +45,41 @@ async fn stacked(x: &u64, n: u64) -> Result<u64, Failure> {
     Ok(*x + n)
 }
 
+#[error_boundary]
+async fn logged(x: &u64, n: u64) -> Result<u64, Failure> {
+    Ok(*x + n)
+}
+
+// A schedule with an argument evaluated at each call: the retry state borrows a
+// schedule built on the stack instead of a `static` one.
+#[retry(attempts = 3, delay = std::time::Duration::from_millis(100))]
+async fn retried_with_expression(x: &u64, n: u64) -> Result<u64, Failure> {
+    Ok(*x + n)
+}
+
+// Up to 64 starts per window the rate limiter keeps exact start times.
+#[limit(rate = 10, per = 1s)]
+async fn rate_limited_exactly(x: &u64, n: u64) -> Result<u64, Failure> {
+    Ok(*x + n)
+}
+
+#[limit(concurrency = 8, rate = 1000, per = 1s)]
+async fn both_limits(x: &u64, n: u64) -> Result<u64, Failure> {
+    Ok(*x + n)
+}
+
+#[limit(concurrency = 8, wait = 0ms)]
+async fn shedding(x: &u64, n: u64) -> Result<u64, Failure> {
+    Ok(*x + n)
+}
+
+static SHARED: steadfast::Limiter = steadfast::Limiter::concurrency(4);
+
+#[limit(using = SHARED)]
+async fn shared(x: &u64, n: u64) -> Result<u64, Failure> {
+    Ok(*x + n)
+}
+
 /// Allocations made while polling `make()`'s future to completion (it must finish
 /// on the first poll), after one warm-up call.
 fn allocations<F: Future<Output = Result<u64, Failure>>>(make: impl Fn() -> F) -> u64 {
@@ -78,4 +113,15 @@ fn no_allocation_on_the_success_path() {
     assert_eq!(allocations(|| limited(&x, 2)), 0, "#[limit(concurrency)]");
     assert_eq!(allocations(|| rate_limited(&x, 2)), 0, "#[limit(rate)]");
     assert_eq!(allocations(|| stacked(&x, 2)), 0, "the full stack");
+}
+
+#[test]
+fn no_allocation_on_the_success_path_of_other_forms() {
+    let x = 1;
+    assert_eq!(allocations(|| logged(&x, 2)), 0, "#[error_boundary] without catch_panic");
+    assert_eq!(allocations(|| retried_with_expression(&x, 2)), 0, "#[retry(delay = expr)]");
+    assert_eq!(allocations(|| rate_limited_exactly(&x, 2)), 0, "#[limit(rate <= 64)]");
+    assert_eq!(allocations(|| both_limits(&x, 2)), 0, "#[limit(concurrency, rate)]");
+    assert_eq!(allocations(|| shedding(&x, 2)), 0, "#[limit(wait = 0ms)]");
+    assert_eq!(allocations(|| shared(&x, 2)), 0, "#[limit(using = ..)]");
 }

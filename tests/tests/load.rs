@@ -153,9 +153,8 @@ async fn stacked(id: usize, attempt: Arc<AtomicUsize>) -> Result<usize, Error> {
 #[test]
 fn the_full_stack_under_load() {
     multi_thread().block_on(async {
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|id| tokio::spawn(stacked(id, Arc::new(AtomicUsize::new(0)))))
-            .collect();
+        let tasks: Vec<_> =
+            (0..TASKS).map(|id| tokio::spawn(stacked(id, Arc::new(AtomicUsize::new(0))))).collect();
         for (id, task) in tasks.into_iter().enumerate() {
             assert_eq!(task.await.unwrap(), Ok(id));
         }

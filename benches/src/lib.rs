@@ -1,0 +1,326 @@
+//! The functions the benchmarks call: for each attribute, the bare body, the
+//! annotated function and the hand-written equivalent, all with the same body
+//! (`Ok(*x + n)`) and the same error type. The criterion benches (`success`,
+//! `scenarios`) add the peer crates around the same body; the instruction-count bench
+//! (`instructions`) polls these once each.
+//!
+//! A hand-written equivalent does what the attribute does, the way a careful person
+//! writes it without steadfast: the same arguments, the same events on failure, the
+//! same error conversion.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use steadfast::{Panicked, Rejected, TimedOut, error_boundary, limit, retry, timeout};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// The error of every benchmarked function: small, `Display`, and `From` every error
+/// the attributes create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Error(pub &'static str);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<TimedOut> for Error {
+    fn from(_: TimedOut) -> Self {
+        Error("timed out")
+    }
+}
+
+impl From<Rejected> for Error {
+    fn from(_: Rejected) -> Self {
+        Error("rejected")
+    }
+}
+
+impl From<Panicked> for Error {
+    fn from(_: Panicked) -> Self {
+        Error("panicked")
+    }
+}
+
+/// The result of every benchmarked function.
+pub type Out = Result<u64, Error>;
+
+/// The timeout of `#[timeout]` and of its equivalents.
+pub const TIMEOUT: Duration = Duration::from_secs(1);
+/// The first retry delay of `#[retry]` and of its equivalents (no jitter anywhere).
+pub const DELAY: Duration = Duration::from_millis(100);
+/// The concurrency limit of `#[limit]` and of its equivalents.
+pub const CONCURRENCY: usize = 8;
+/// The rate limit: starts per [`RATE_WINDOW`].
+pub const RATE: u32 = 10_000;
+/// The window of [`RATE`].
+pub const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// The body, called directly: the floor of every group.
+pub async fn bare(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// The exponential delay before the `attempt`-th retry (1-based), without jitter.
+fn delay(attempt: u32) -> Duration {
+    DELAY * 2_u32.pow(attempt - 1)
+}
+
+// ---------------------------------------------------------------- #[retry]
+
+#[retry(attempts = 3, delay = 100ms, jitter = 0)]
+pub async fn retried(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// A retry loop: three attempts, exponential delays, a WARN event per retry.
+pub async fn hand_retry(x: &u64, n: u64) -> Out {
+    let mut attempt = 1;
+    loop {
+        match bare(x, n).await {
+            Err(error) if attempt < 3 => {
+                let delay = delay(attempt);
+                tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, %error, "retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            out => return out,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- #[timeout]
+
+#[timeout(1s)]
+pub async fn timed(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// `tokio::time::timeout` around the body: the hand-written equivalent and the
+/// peer at once.
+pub async fn hand_timeout(x: &u64, n: u64) -> Out {
+    match tokio::time::timeout(TIMEOUT, bare(x, n)).await {
+        Ok(out) => out,
+        Err(_) => {
+            tracing::warn!(timeout_ms = TIMEOUT.as_millis() as u64, "timed out");
+            Err(Error::from(TimedOut::new(TIMEOUT)))
+        }
+    }
+}
+
+// ---------------------------------------------------------------- #[error_boundary]
+
+#[error_boundary("benchmark")]
+pub async fn bounded(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// Match and log.
+pub async fn hand_boundary(x: &u64, n: u64) -> Out {
+    let out = bare(x, n).await;
+    if let Err(error) = &out {
+        tracing::error!(function = "hand_boundary", context = "benchmark", %error, "failed");
+    }
+    out
+}
+
+// ---------------------------------------------------------------- #[limit]
+
+#[limit(concurrency = 8)]
+pub async fn limited(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// The slots of [`hand_limit`].
+static SLOTS: Semaphore = Semaphore::const_new(CONCURRENCY);
+
+/// A permit of a `static` tokio `Semaphore`, held while the body runs.
+pub async fn hand_limit(x: &u64, n: u64) -> Out {
+    let _permit = SLOTS.acquire().await.expect("the semaphore is never closed");
+    bare(x, n).await
+}
+
+// ---------------------------------------------------------------- all four
+
+#[error_boundary("benchmark")]
+#[retry(attempts = 3, delay = 100ms, jitter = 0)]
+#[timeout(1s)]
+#[limit(concurrency = 8)]
+pub async fn stacked(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// The slots of [`hand_stacked`].
+static STACK_SLOTS: Semaphore = Semaphore::const_new(CONCURRENCY);
+
+/// The same four layers by hand: log the final error, retry, time out each attempt,
+/// hold a permit per attempt.
+pub async fn hand_stacked(x: &u64, n: u64) -> Out {
+    let out = async {
+        let mut attempt = 1;
+        loop {
+            let attempt_out = tokio::time::timeout(TIMEOUT, async {
+                let _permit = STACK_SLOTS.acquire().await.expect("the semaphore is never closed");
+                bare(x, n).await
+            })
+            .await;
+            let result = match attempt_out {
+                Ok(out) => out,
+                Err(_) => {
+                    tracing::warn!(timeout_ms = TIMEOUT.as_millis() as u64, "timed out");
+                    Err(Error::from(TimedOut::new(TIMEOUT)))
+                }
+            };
+            match result {
+                Err(error) if attempt < 3 => {
+                    let delay = delay(attempt);
+                    tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, %error, "retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                out => break out,
+            }
+        }
+    }
+    .await;
+    if let Err(error) = &out {
+        tracing::error!(function = "hand_stacked", context = "benchmark", %error, "failed");
+    }
+    out
+}
+
+// ---------------------------------------------------------------- retry with failures
+
+/// A body that fails until its third call.
+pub async fn flaky_body(calls: &Cell<u32>) -> Out {
+    calls.set(calls.get() + 1);
+    if calls.get() < 3 { Err(Error("busy")) } else { Ok(u64::from(calls.get())) }
+}
+
+#[retry(attempts = 3, delay = 100ms, jitter = 0)]
+pub async fn flaky(calls: &Cell<u32>) -> Out {
+    calls.set(calls.get() + 1);
+    if calls.get() < 3 { Err(Error("busy")) } else { Ok(u64::from(calls.get())) }
+}
+
+/// [`hand_retry`]'s loop around [`flaky_body`].
+pub async fn hand_flaky(calls: &Cell<u32>) -> Out {
+    let mut attempt = 1;
+    loop {
+        match flaky_body(calls).await {
+            Err(error) if attempt < 3 => {
+                let delay = delay(attempt);
+                tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, %error, "retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            out => return out,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- contention
+
+/// A body that has to wait once (it yields to the scheduler), so that callers overlap.
+pub async fn yielding(x: &u64, n: u64) -> Out {
+    tokio::task::yield_now().await;
+    Ok(*x + n)
+}
+
+#[limit(concurrency = 8)]
+pub async fn limited_yielding(x: &u64, n: u64) -> Out {
+    tokio::task::yield_now().await;
+    Ok(*x + n)
+}
+
+/// The slots of [`hand_limit_yielding`].
+static YIELD_SLOTS: Semaphore = Semaphore::const_new(CONCURRENCY);
+
+/// [`hand_limit`] around [`yielding`].
+pub async fn hand_limit_yielding(x: &u64, n: u64) -> Out {
+    let _permit = YIELD_SLOTS.acquire().await.expect("the semaphore is never closed");
+    yielding(x, n).await
+}
+
+// ---------------------------------------------------------------- rate
+
+#[limit(rate = 10000, per = 1s)]
+pub async fn rate_limited(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// A fixed-window counter on tokio's clock, as one writes it by hand: at most `max`
+/// starts per window that begins at the first start after the previous one ended;
+/// a caller that finds the window full sleeps until it ends. Not FIFO, and (being a
+/// fixed window) it lets up to `2 × max` start around a window's edge, which
+/// `#[limit(rate)]` (a sliding window) does not.
+pub struct FixedWindow {
+    max: u32,
+    per: Duration,
+    /// The end of the current window and the starts left in it.
+    state: Mutex<Option<(Instant, u32)>>,
+}
+
+impl FixedWindow {
+    /// `max` starts per `per`.
+    pub const fn new(max: u32, per: Duration) -> Self {
+        Self { max, per, state: Mutex::new(None) }
+    }
+
+    /// Waits for a start.
+    pub async fn admit(&self) {
+        loop {
+            let wake = {
+                let mut state = self.state.lock().expect("not poisoned");
+                let now = Instant::now();
+                match &mut *state {
+                    Some((end, left)) if now < *end => {
+                        if *left > 0 {
+                            *left -= 1;
+                            return;
+                        }
+                        *end
+                    }
+                    _ => {
+                        *state = Some((now + self.per, self.max - 1));
+                        return;
+                    }
+                }
+            };
+            tokio::time::sleep_until(wake).await;
+        }
+    }
+}
+
+/// The window of [`hand_rate`].
+pub static WINDOW: FixedWindow = FixedWindow::new(RATE, RATE_WINDOW);
+
+/// [`FixedWindow::admit`], then the body.
+pub async fn hand_rate(x: &u64, n: u64) -> Out {
+    WINDOW.admit().await;
+    bare(x, n).await
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// Polls `future` once with a no-op waker and returns its output.
+///
+/// # Panics
+///
+/// If the future is not ready at once: every success path here finishes on its
+/// first poll.
+pub fn poll_once<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("the success path must finish on the first poll"),
+    }
+}
