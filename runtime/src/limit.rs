@@ -244,6 +244,31 @@ impl Limiter {
         Limiter { concurrency, rate, in_flight: AtomicUsize::new(0), waiting: AtomicUsize::new(0) }
     }
 
+    /// Waits for a slot, as [`Limit::acquire`] does (so that no trait import is needed):
+    /// `None` waits as long as needed, `Some(d)` gives up after `d` with [`Rejected`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::Limiter;
+    ///
+    /// static POOL: Limiter = Limiter::concurrency(1);
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let held = POOL.acquire(None).await.unwrap();
+    /// let shed = POOL.acquire(Some(Duration::ZERO)).await.unwrap_err();
+    /// assert_eq!(shed.waited(), Duration::ZERO);
+    /// drop(held);
+    /// assert!(POOL.acquire(Some(Duration::ZERO)).await.is_ok());
+    /// # }
+    /// ```
+    pub fn acquire(
+        &self,
+        wait: Option<Duration>,
+    ) -> impl Future<Output = Result<LimiterPermit<'_>, Rejected>> + Send + '_ {
+        <Self as Limit>::acquire(self, wait)
+    }
+
     /// How many slots are held right now: permits alive, that is bodies running.
     pub fn in_flight(&self) -> usize {
         match (&self.concurrency, &self.rate) {
