@@ -250,7 +250,7 @@ pub struct BoundaryArgs {
     pub catch_panic: bool,
 }
 
-const BOUNDARY_KEYS: &[&str] = &["context", "level", "catch_panic"];
+pub(crate) const BOUNDARY_KEYS: &[&str] = &["context", "level", "catch_panic"];
 const LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 
 impl BoundaryArgs {
@@ -353,7 +353,7 @@ pub struct RetryArgs {
     pub policy: Option<Spanned<Expr>>,
 }
 
-const RETRY_KEYS: &[&str] = &[
+pub(crate) const RETRY_KEYS: &[&str] = &[
     "attempts",
     "delay",
     "backoff",
@@ -515,7 +515,7 @@ pub struct LimitArgs {
     pub using: Option<Spanned<Expr>>,
 }
 
-const LIMIT_KEYS: &[&str] = &["concurrency", "rate", "per", "wait", "using"];
+pub(crate) const LIMIT_KEYS: &[&str] = &["concurrency", "rate", "per", "wait", "using"];
 
 impl LimitArgs {
     pub fn parse(tokens: TokenStream, span: Span, errors: &mut Errors) -> Self {

@@ -9,30 +9,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use proc_macro2::{TokenStream, TokenTree};
 use proptest::prelude::*;
 
+use crate::args::{BOUNDARY_KEYS, LIMIT_KEYS, RETRY_KEYS};
 use crate::expand::attribute;
 use crate::func::Kind;
 
-const KEYS: &[&str] = &[
-    // the real keys of all four attributes
-    "attempts",
-    "delay",
-    "backoff",
-    "factor",
-    "max_delay",
-    "jitter",
-    "max_elapsed",
-    "when",
-    "retry_after",
-    "policy",
-    "context",
-    "level",
-    "catch_panic",
-    "concurrency",
-    "rate",
-    "per",
-    "wait",
-    "using",
-    // near misses and oddities
+/// Near misses and oddities, next to the real keys of the four attributes.
+const ODD_KEYS: &[&str] = &[
     "atempts",
     "delays",
     "jiter",
@@ -46,6 +28,10 @@ const KEYS: &[&str] = &[
     "_",
     "ctx",
 ];
+
+fn key() -> impl Strategy<Value = &'static str> {
+    prop::sample::select([RETRY_KEYS, BOUNDARY_KEYS, LIMIT_KEYS, ODD_KEYS].concat())
+}
 
 const VALUES: &[&str] = &[
     "0",
@@ -114,12 +100,10 @@ const VALUES: &[&str] = &[
 
 fn arg() -> impl Strategy<Value = String> {
     prop_oneof![
-        (prop::sample::select(KEYS), prop::sample::select(VALUES))
-            .prop_map(|(k, v)| format!("{k} = {v}")),
-        prop::sample::select(KEYS).prop_map(str::to_owned),
+        (key(), prop::sample::select(VALUES)).prop_map(|(k, v)| format!("{k} = {v}")),
+        key().prop_map(str::to_owned),
         prop::sample::select(VALUES).prop_map(str::to_owned),
-        (prop::sample::select(KEYS), prop::sample::select(VALUES))
-            .prop_map(|(k, v)| format!("{k}({v})")),
+        (key(), prop::sample::select(VALUES)).prop_map(|(k, v)| format!("{k}({v})")),
         Just("= 3".to_owned()),
         Just(";".to_owned()),
     ]
