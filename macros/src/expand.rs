@@ -268,7 +268,7 @@ fn boundary(cx: &Context, args: &BoundaryArgs, inner: Code) -> Code {
             #[allow(unused_imports)]
             use ::steadfast::__private::{SourceViaDeref as _, SourceViaDisplay as _, SourceViaError as _};
             ::steadfast::__private::log_boundary(
-                &::steadfast::ErrorBoundary::new(#name) #context #level,
+                &::steadfast::__private::ErrorBoundary::new(#name) #context #level,
                 #display,
                 (&&&::steadfast::__private::SourceOf(#error)).steadfast_source(),
             );
@@ -288,14 +288,14 @@ fn limit(cx: &Context, args: &LimitArgs, inner: Code) -> Code {
             let mut ctor = match &args.concurrency {
                 Some(n) => {
                     let n = &n.value;
-                    quote_spanned!(n.span()=> ::steadfast::Limiter::concurrency(#n))
+                    quote_spanned!(n.span()=> ::steadfast::__private::Limiter::concurrency(#n))
                 }
                 None => TokenStream::new(),
             };
             if let (Some(rate), Some(per)) = (&args.rate, &args.per) {
                 let (rate, per) = (&rate.value, &per.value);
                 ctor = if ctor.is_empty() {
-                    quote_spanned!(rate.span()=> ::steadfast::Limiter::rate(#rate, #per))
+                    quote_spanned!(rate.span()=> ::steadfast::__private::Limiter::rate(#rate, #per))
                 } else {
                     quote_spanned!(rate.span()=> #ctor.and_rate(#rate, #per))
                 };
@@ -304,7 +304,7 @@ fn limit(cx: &Context, args: &LimitArgs, inner: Code) -> Code {
             // One limiter per annotated function, shared by every call and every
             // instantiation (a `static` in a generic function is not duplicated).
             quote!({
-                static #limiter: ::steadfast::Limiter = #ctor;
+                static #limiter: ::steadfast::__private::Limiter = #ctor;
                 &#limiter
             })
         }
@@ -334,7 +334,7 @@ fn retry(
             quote_spanned!(policy.span()=> ::steadfast::__private::BackoffState::new(#policy, #name))
         }
         None => {
-            let mut policy = quote!(::steadfast::RetryPolicy::new());
+            let mut policy = quote!(::steadfast::__private::RetryPolicy::new());
             if let Some(a) = &args.attempts {
                 let v = &a.value;
                 policy.extend(quote_spanned!(v.span()=> .attempts(#v)));
@@ -349,7 +349,7 @@ fn retry(
                     "constant" => quote!(Constant),
                     _ => quote!(Exponential),
                 };
-                policy.extend(quote!(.backoff(::steadfast::Backoff::#variant)));
+                policy.extend(quote!(.backoff(::steadfast::__private::Backoff::#variant)));
             }
             if let Some(f) = &args.factor {
                 let v = float(&f.value);
