@@ -1824,6 +1824,9 @@ mod tests {
         static L: Limiter = Limiter::concurrency(1);
         let capture = Capture::default();
         let _default = tracing::subscriber::set_default(capture.clone());
+        // Another test's thread may have cached a callsite's interest without this
+        // subscriber; recompute it now that the subscriber exists.
+        tracing::callsite::rebuild_interest_cache();
 
         // The fast path says nothing.
         limit(&L, "quick", async {}).await;
@@ -1890,6 +1893,9 @@ mod tests {
     async fn other_limits_name_themselves() {
         let capture = Capture::default();
         let _default = tracing::subscriber::set_default(capture.clone());
+        // Another test's thread may have cached a callsite's interest without this
+        // subscriber; recompute it now that the subscriber exists.
+        tracing::callsite::rebuild_interest_cache();
         let rejected = limit_or_reject(&Refuses, "f", MS, Err, async { Ok(()) }).await.unwrap_err();
         assert_eq!(rejected.to_string(), "`f` rejected by the limit `refuses` after waiting 1ms");
         assert_eq!(capture.take()[0].fields["limit"], "limit `refuses`");

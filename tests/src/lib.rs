@@ -24,8 +24,7 @@ impl Captured {
     }
 }
 
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Captured>>>);
+struct Recorder;
 
 struct Fields(Vec<(String, String)>);
 
@@ -42,33 +41,59 @@ impl<S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> Layer
     fn on_event(&self, event: &Event<'_>, cx: Context<'_, S>) {
         let mut fields = Fields(Vec::new());
         event.record(&mut fields);
-        self.0.lock().unwrap().push(Captured {
+        let captured = Captured {
             level: *event.metadata().level(),
             target: event.metadata().target().to_owned(),
             fields: fields.0,
             span: cx.event_span(event).map(|s| s.name().to_owned()),
+        };
+        ACTIVE.with_borrow(|active| {
+            if let Some(events) = active {
+                events.lock().unwrap().push(captured);
+            }
         });
     }
 }
 
-/// Captures the events emitted on this thread until the guard is dropped.
+thread_local! {
+    /// Where the events of this thread go while a [`Capture`] is alive.
+    static ACTIVE: std::cell::RefCell<Option<Arc<Mutex<Vec<Captured>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Captures the events emitted on this thread until it is dropped.
+///
+/// One global subscriber (installed on first use) records into the capturing thread's
+/// buffer. A global subscriber rather than `set_default` per test: tracing caches each
+/// callsite's interest, and a callsite first hit by a test without a subscriber, while
+/// another test installs its own, can be cached as "never" and lose events.
 pub struct Capture {
     events: Arc<Mutex<Vec<Captured>>>,
-    _guard: tracing::subscriber::DefaultGuard,
 }
 
 impl Capture {
     /// Starts capturing every event (all levels) on the current thread.
     pub fn start() -> Capture {
-        let recorder = Recorder::default();
-        let events = recorder.0.clone();
-        let subscriber = tracing_subscriber::registry().with(recorder);
-        Capture { events, _guard: tracing::subscriber::set_default(subscriber) }
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let subscriber = tracing_subscriber::registry().with(Recorder);
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in the test binaries");
+        });
+        let events = Arc::new(Mutex::new(Vec::new()));
+        ACTIVE.with_borrow_mut(|active| *active = Some(events.clone()));
+        Capture { events }
     }
 
     /// The events captured so far with target `steadfast`.
     pub fn steadfast(&self) -> Vec<Captured> {
         self.events.lock().unwrap().iter().filter(|e| e.target == "steadfast").cloned().collect()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        ACTIVE.with_borrow_mut(|active| *active = None);
     }
 }
 
