@@ -1203,6 +1203,51 @@ mod tests {
         }
     }
 
+    /// `n` arrival times spaced by pseudo-random whole-millisecond gaps (the tokio
+    /// timer's resolution) of 1 to `max_gap_ms`.
+    fn staggered(n: usize, seed: u64, max_gap_ms: u64) -> Vec<Duration> {
+        let mut gap = gaps(seed, max_gap_ms);
+        let mut at = Duration::ZERO;
+        (0..n)
+            .map(|_| {
+                at += gap() * MS;
+                at
+            })
+            .collect()
+    }
+
+    /// Spawns one call through `limiter` per arrival (relative to now) and returns when
+    /// each body started, in arrival order.
+    async fn start_times(limiter: &'static Limiter, arrivals: &[Duration]) -> Vec<Duration> {
+        let t0 = Instant::now();
+        let tasks: Vec<_> = arrivals
+            .iter()
+            .map(|&arrival| {
+                tokio::spawn(async move {
+                    sleep(arrival).await;
+                    limit(limiter, "call", async move { t0.elapsed() }).await
+                })
+            })
+            .collect();
+        let mut starts = Vec::new();
+        for task in tasks {
+            starts.push(task.await.unwrap());
+        }
+        starts
+    }
+
+    /// The earliest first-in-first-out schedule: each start no earlier than its
+    /// arrival, the previous start, and the start `starts` places earlier plus `per`.
+    fn fifo_schedule(arrivals: &[Duration], starts: usize, per: Duration) -> Vec<Duration> {
+        let mut schedule: Vec<Duration> = Vec::new();
+        for (i, &arrival) in arrivals.iter().enumerate() {
+            let previous = schedule.last().copied().unwrap_or_default();
+            let window = i.checked_sub(starts).map_or(Duration::ZERO, |j| schedule[j] + per);
+            schedule.push(arrival.max(previous).max(window));
+        }
+        schedule
+    }
+
     fn assert_send<T: Send>(_: &T) {}
 
     #[test]
@@ -1308,21 +1353,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn rate_with_staggered_arrivals_slides_the_window() {
         static L: Limiter = Limiter::rate(2, SEC);
-        let t0 = Instant::now();
-        let arrivals = [0, 300, 500, 900, 1200, 1400];
-        let tasks: Vec<_> = arrivals
-            .into_iter()
-            .map(|arrival| {
-                tokio::spawn(async move {
-                    sleep(arrival * MS).await;
-                    limit(&L, "call", async move { t0.elapsed() }).await
-                })
-            })
-            .collect();
-        let mut starts = Vec::new();
-        for task in tasks {
-            starts.push(task.await.unwrap());
-        }
+        let arrivals = [0, 300, 500, 900, 1200, 1400].map(|ms| ms * MS);
+        let starts = start_times(&L, &arrivals).await;
         let expected = [0, 300, 1000, 1300, 2000, 2300].map(|ms| ms * MS);
         assert_eq!(starts, expected);
     }
@@ -1333,40 +1365,9 @@ mod tests {
         const STARTS: usize = 7;
         const PER: Duration = Duration::from_millis(100);
         static L: Limiter = Limiter::rate(STARTS as u32, PER);
-        let t0 = Instant::now();
-        // Whole milliseconds: the tokio timer's resolution.
-        let mut gap = gaps(7, 30);
-        let mut at = Duration::ZERO;
-        let arrivals: Vec<Duration> = (0..300)
-            .map(|_| {
-                at += gap() * MS;
-                at
-            })
-            .collect();
-        let tasks: Vec<_> = arrivals
-            .iter()
-            .map(|&arrival| {
-                tokio::spawn(async move {
-                    sleep(arrival).await;
-                    limit(&L, "call", async move { t0.elapsed() }).await
-                })
-            })
-            .collect();
-        let mut starts = Vec::new();
-        for task in tasks {
-            starts.push(task.await.unwrap());
-        }
-        let mut expected: Vec<Duration> = Vec::new();
-        for (i, &arrival) in arrivals.iter().enumerate() {
-            let mut start = arrival;
-            if let Some(&previous) = expected.last() {
-                start = start.max(previous);
-            }
-            if i >= STARTS {
-                start = start.max(expected[i - STARTS] + PER);
-            }
-            expected.push(start);
-        }
+        let arrivals = staggered(300, 7, 30);
+        let mut starts = start_times(&L, &arrivals).await;
+        let expected = fifo_schedule(&arrivals, STARTS, PER);
         assert_eq!(starts, expected);
         assert_sliding_window(&mut starts, STARTS as u32, PER);
     }
@@ -1410,38 +1411,13 @@ mod tests {
         const STARTS: u32 = 100;
         const PER: Duration = Duration::from_millis(640);
         static L: Limiter = Limiter::rate(STARTS, PER);
-        let t0 = Instant::now();
-        let mut gap = gaps(11, 3);
-        let mut at = Duration::ZERO;
-        let arrivals: Vec<Duration> = (0..2_000)
-            .map(|_| {
-                at += gap() * MS;
-                at
-            })
-            .collect();
-        let tasks: Vec<_> = arrivals
-            .iter()
-            .map(|&arrival| {
-                tokio::spawn(async move {
-                    sleep(arrival).await;
-                    limit(&L, "call", async move { t0.elapsed() }).await
-                })
-            })
-            .collect();
-        let mut starts = Vec::new();
-        for task in tasks {
-            starts.push(task.await.unwrap());
-        }
+        let arrivals = staggered(2_000, 11, 3);
+        let mut starts = start_times(&L, &arrivals).await;
         assert!(starts.is_sorted(), "starts follow arrivals");
         assert!(starts.iter().zip(&arrivals).all(|(start, arrival)| start >= arrival));
         // The exact first-in-first-out schedule, which buckets may trail by `per / 64`
         // plus the timer's resolution per window.
-        let mut exact: Vec<Duration> = Vec::new();
-        for (i, &arrival) in arrivals.iter().enumerate() {
-            let previous = exact.last().copied().unwrap_or_default();
-            let window = i.checked_sub(STARTS as usize).map_or(Duration::ZERO, |j| exact[j] + PER);
-            exact.push(arrival.max(previous).max(window));
-        }
+        let exact = fifo_schedule(&arrivals, STARTS as usize, PER);
         let slack = PER / 64 + MS;
         for (i, (start, exact)) in starts.iter().zip(&exact).enumerate() {
             let windows = u32::try_from(i / STARTS as usize).unwrap();
