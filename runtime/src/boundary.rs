@@ -164,6 +164,13 @@ pin_project! {
     }
 }
 
+// By hand: a body future is rarely `Debug` (an `async` block never is).
+impl<F: Future> fmt::Debug for CatchPanic<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CatchPanic").field("function", &self.function).finish_non_exhaustive()
+    }
+}
+
 impl<F: Future> Future for CatchPanic<F> {
     type Output = F::Output;
 
@@ -185,6 +192,7 @@ impl<F: Future> Future for CatchPanic<F> {
 /// applies of `E: Error`, `E: Deref<Target: Error>` (`anyhow::Error`,
 /// `Box<dyn Error + Send + Sync>`) and plain `Display`.
 #[doc(hidden)]
+#[derive(Debug)]
 pub struct SourceOf<'a, E: ?Sized>(pub &'a E);
 
 #[doc(hidden)]
@@ -261,6 +269,15 @@ mod tests {
 
         let text = String::from("plain");
         assert!((&&&SourceOf(&text)).steadfast_source().is_none());
+    }
+
+    #[test]
+    fn every_type_is_debug() {
+        let boundary = ErrorBoundary::new("f").context("ctx");
+        assert!(format!("{boundary:?}").contains("ctx"));
+        let future = catch_panic("load", Err::<(), Panicked>, async { Ok(()) });
+        assert_eq!(format!("{future:?}"), r#"CatchPanic { function: "load", .. }"#);
+        assert_eq!(format!("{:?}", SourceOf(&7)), "SourceOf(7)");
     }
 
     #[tokio::test]

@@ -3,6 +3,10 @@
 //! They enter the function's own error type through `From`, so each implements
 //! `std::error::Error + Send + Sync + 'static`: `Box<dyn Error + Send + Sync>` and
 //! `anyhow::Error` hold them unchanged.
+//!
+//! Room to grow without a breaking change: the structs keep their fields private
+//! (built with `new`, read with methods), and [`LimitKind`] is `#[non_exhaustive]`, as
+//! every public enum that may gain variants is.
 
 use std::fmt;
 use std::time::Duration;

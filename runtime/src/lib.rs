@@ -1,5 +1,61 @@
-//! Resilience patterns for async functions, as attributes: [`retry`], [`timeout`](macro@timeout),
-//! [`error_boundary`] and [`limit`].
+//! Resilience patterns for async functions, as attributes: retry with backoff,
+//! timeouts, error boundaries and concurrency/rate limits.
+//!
+//! ```
+//! use steadfast::{error_boundary, limit, retry, timeout};
+//! # use std::sync::atomic::{AtomicU32, Ordering};
+//! # #[derive(Debug)]
+//! # enum ApiError { Unavailable, NotFound, TimedOut(steadfast::TimedOut) }
+//! # impl ApiError {
+//! #     fn is_transient(&self) -> bool { !matches!(self, ApiError::NotFound) }
+//! # }
+//! # impl std::fmt::Display for ApiError {
+//! #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") }
+//! # }
+//! # impl From<steadfast::TimedOut> for ApiError {
+//! #     fn from(e: steadfast::TimedOut) -> Self { ApiError::TimedOut(e) }
+//! # }
+//! # type UserId = u64;
+//! # type Profile = String;
+//! # /// Unavailable for its first `outages` calls, then answers; 404 for user 0.
+//! # struct Client { outages: u32, calls: AtomicU32 }
+//! # impl Client {
+//! #     async fn get(&self, id: UserId) -> Result<Profile, ApiError> {
+//! #         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+//! #         if id == 0 { return Err(ApiError::NotFound) }
+//! #         if call <= self.outages { return Err(ApiError::Unavailable) }
+//! #         Ok(format!("user {id}"))
+//! #     }
+//! # }
+//!
+//! #[error_boundary("loading profile")]
+//! #[retry(attempts = 4, delay = 100ms, max_delay = 2s, when = ApiError::is_transient)]
+//! #[timeout(800ms)]
+//! #[limit(concurrency = 8)]
+//! async fn load_profile(api: &Client, id: UserId) -> Result<Profile, ApiError> {
+//!     api.get(id).await
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let api = Client { outages: 2, calls: AtomicU32::new(0) };
+//! assert_eq!(load_profile(&api, 7).await.unwrap(), "user 7"); // two retries, then Ok
+//! assert_eq!(api.calls.load(Ordering::SeqCst), 3);
+//!
+//! let api = Client { outages: 0, calls: AtomicU32::new(0) };
+//! assert!(matches!(load_profile(&api, 0).await, Err(ApiError::NotFound))); // not transient:
+//! assert_eq!(api.calls.load(Ordering::SeqCst), 1);                       // no retry, logged once
+//! # }
+//! ```
+//!
+//! | attribute | what it does | error it adds to `E` |
+//! |---|---|---|
+//! | [`#[retry]`][retry] | re-runs the whole body while it returns `Err` and the policy allows: backoff, jitter, `when`, Retry-After hints | none: the last error, unchanged |
+//! | [`#[timeout(D)]`](macro@timeout) | drops (cancels) the body if it has not finished within `D` | [`TimedOut`] |
+//! | [`#[error_boundary]`][error_boundary] | logs every `Err` that leaves, once, with context and `source()` chain; `catch_panic` turns panics into errors | [`Panicked`], with `catch_panic` |
+//! | [`#[limit]`][limit] | at most N bodies at once, at most N starts per window, FIFO; sheds load with `wait` | [`Rejected`], with `wait` |
+//!
+//! A worked example with exact timings, on tokio's paused clock:
 //!
 //! ```
 //! use std::time::Duration;
@@ -65,6 +121,25 @@
 //!
 //! Everything is plain Rust in this crate: [`RetryPolicy`], [`timeout()`](fn@timeout),
 //! [`ErrorBoundary`] and [`Limiter`].
+//!
+//! # Feature flags
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `backoff` | `#[retry(policy = ..)]` with any `backoff::backoff::Backoff`, and the re-export `steadfast::backoff`; off by default (the `backoff` crate is unmaintained, RUSTSEC-2025-0012) |
+//!
+//! # Stability
+//!
+//! Before 1.0, minor versions (0.x) may break; patch versions do not. The attribute
+//! names and their argument grammar, and the public types of this crate, change only
+//! in a minor version and with a note in the changelog. `__private` (what the
+//! expansions call) is not public API; event field sets may grow.
+
+// docs.rs builds with `--cfg docsrs` (see `[package.metadata.docs.rs]`): every
+// feature-gated public item carries `#[cfg_attr(docsrs, doc(cfg(feature = "..")))]`
+// so its page shows the feature it needs. Items behind `redis` and `metrics` follow
+// the same pattern.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod boundary;
 mod error;
@@ -293,4 +368,5 @@ pub use timeout::timeout;
 
 /// The `backoff` crate, for `#[retry(policy = ..)]` (feature `backoff`).
 #[cfg(feature = "backoff")]
+#[cfg_attr(docsrs, doc(cfg(feature = "backoff")))]
 pub use backoff;
