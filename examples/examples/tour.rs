@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use steadfast_examples::tour::{CountingLayer, Counts, TourConfig, run};
+use steadfast_examples::tour::{CountingLayer, Counts, TourConfig, quiet_demo_panic, run};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -28,6 +28,9 @@ async fn main() -> std::io::Result<()> {
         )
         .with(CountingLayer(counts.clone()))
         .init();
+    // The report's parser panics on purpose; the boundary catches it. Say so in one
+    // line instead of the default hook's message (and backtrace).
+    quiet_demo_panic(|line| eprintln!("{line}"));
 
     println!(
         "steadfast tour: an inventory service that fails, stalls and throttles on a seeded schedule\n"

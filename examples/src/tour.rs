@@ -49,10 +49,39 @@ pub async fn priority(api: &Api, page: u32) -> Result<String, ApiError> {
     api.get(&format!("/pages/{page}")).await
 }
 
-/// `stock=N` → N. A deliberately trusting parser: it panics on anything else.
+/// `stock=N` → N. A deliberately trusting parser: it panics on anything else (with
+/// one of [`DEMO_PANICS`]).
 fn parse_stock(body: &str) -> u32 {
-    let value = body.strip_prefix("stock=").expect("a stock line");
-    value.trim().parse().expect("a number")
+    let value = body.strip_prefix("stock=").expect(DEMO_PANICS[0]);
+    value.trim().parse().expect(DEMO_PANICS[1])
+}
+
+/// The messages of [`parse_stock`]'s panics: the tour's demo panic.
+const DEMO_PANICS: [&str; 2] = ["a stock line", "a number"];
+
+/// Installs a panic hook that reports the tour's demo panic in one line, through
+/// `report`, and hands every other panic to the hook that was installed before.
+///
+/// `#[error_boundary(catch_panic)]` catches the panic, but the process's panic hook
+/// runs first (as with `std::panic::catch_unwind`): without this, the default hook
+/// would print its message, and with `RUST_BACKTRACE=1` a whole backtrace, in the
+/// middle of the tour's output. Only a panic raised in this file with one of the
+/// parser's messages is quieted: any other panic stays as loud as it was.
+pub fn quiet_demo_panic(report: impl Fn(String) + Send + Sync + 'static) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info.location().filter(|l| l.file() == file!());
+        let message = info.payload_as_str().unwrap_or_default();
+        match location {
+            Some(at) if DEMO_PANICS.iter().any(|m| message.starts_with(m)) => report(format!(
+                "(the report parser panicked at {}:{}: {message}; #[error_boundary(catch_panic)] \
+                 turns it into an error)",
+                at.file(),
+                at.line(),
+            )),
+            _ => previous(info),
+        }
+    }));
 }
 
 /// What the tour does.

@@ -1,6 +1,6 @@
 //! The tour's core with a short, explicit schedule: its summary, exactly.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_examples::service::{Plan, Step};
@@ -16,6 +16,18 @@ async fn the_tour_sums_up_what_happened() {
         tracing_subscriber::registry().with(CountingLayer(counts.clone())),
     )
     .unwrap();
+    // The panic hooks, recorded: the one installed before (standing in for the default
+    // hook, which would print the message and a backtrace), then the tour's own.
+    let loud = Arc::new(Mutex::new(Vec::<String>::new()));
+    let quiet = Arc::new(Mutex::new(Vec::<String>::new()));
+    std::panic::set_hook(Box::new({
+        let loud = loud.clone();
+        move |info| loud.lock().unwrap().push(info.to_string())
+    }));
+    tour::quiet_demo_panic({
+        let quiet = quiet.clone();
+        move |line| quiet.lock().unwrap().push(line)
+    });
     let plan = Plan::default()
         .with(1, vec![Step::Unavailable])
         .with(2, vec![Step::Stall(Duration::from_secs(1))])
@@ -46,4 +58,24 @@ async fn the_tour_sums_up_what_happened() {
     assert_eq!(summary, expected);
     // Item 3 waited for the server's Retry-After of 1 s.
     assert!(summary.wall >= Duration::from_secs(1));
+
+    // The demo panic was reported in one line by the tour's hook, and never reached
+    // the previous hook.
+    let reported = std::mem::take(&mut *quiet.lock().unwrap());
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(reported[0].contains("examples/src/tour.rs"), "{reported:?}");
+    assert!(reported[0].contains(": a stock line;"), "{reported:?}");
+    assert!(!reported[0].contains('\n'), "{reported:?}");
+    assert_eq!(*loud.lock().unwrap(), Vec::<String>::new());
+
+    // Every other panic stays loud: another message, or the same message elsewhere.
+    let _ = std::thread::spawn(|| panic!("a real bug")).join();
+    let _ = std::thread::spawn(|| panic!("a stock line")).join();
+    let loud = std::mem::take(&mut *loud.lock().unwrap());
+    assert_eq!(loud.len(), 2, "{loud:?}");
+    assert!(
+        loud[0].contains("a real bug") && loud[1].contains("examples/tests/tour.rs"),
+        "{loud:?}"
+    );
+    assert!(quiet.lock().unwrap().is_empty());
 }
