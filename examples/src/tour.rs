@@ -71,7 +71,13 @@ pub fn quiet_demo_panic(report: impl Fn(String) + Send + Sync + 'static) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let location = info.location().filter(|l| l.file() == file!());
-        let message = info.payload_as_str().unwrap_or_default();
+        // `PanicHookInfo::payload_as_str` is newer than the MSRV (1.91).
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or_default();
         match location {
             Some(at) if DEMO_PANICS.iter().any(|m| message.starts_with(m)) => report(format!(
                 "(the report parser panicked at {}:{}: {message}; #[error_boundary(catch_panic)] \
