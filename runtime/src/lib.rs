@@ -370,3 +370,29 @@ pub use timeout::timeout;
 #[cfg(feature = "backoff")]
 #[cfg_attr(docsrs, doc(cfg(feature = "backoff")))]
 pub use backoff;
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Debug;
+
+    /// Semver hygiene: every public type of the crate root is `Debug` (users put them
+    /// in their own `#[derive(Debug)]` types).
+    #[test]
+    fn every_public_type_is_debug() {
+        fn debug<T: Debug + ?Sized>() {}
+        debug::<crate::ErrorBoundary>();
+        debug::<crate::LimitKind>();
+        debug::<crate::Panicked>();
+        debug::<crate::Rejected>();
+        debug::<crate::TimedOut>();
+        debug::<crate::InvalidLimit>();
+        debug::<crate::Limiter>();
+        debug::<crate::LimiterPermit<'static>>();
+        debug::<crate::AnyError>();
+        debug::<crate::Backoff>();
+        debug::<crate::InvalidPolicy>();
+        debug::<crate::NoHint>();
+        debug::<crate::RetryPolicy>();
+        debug::<crate::Retrying<crate::AnyError, crate::NoHint>>();
+    }
+}
