@@ -48,12 +48,6 @@ impl<T, E> Outcome for Result<T, E> {
     }
 }
 
-/// Type-checks the unreachable "return edge" of the expansion against [`Outcome`].
-#[inline(always)]
-pub fn outcome<O: Outcome>(out: O) -> O {
-    out
-}
-
 /// `E: From<TimedOut>`, with a message that says what to add.
 #[diagnostic::on_unimplemented(
     message = "`#[timeout]` needs the error type `{Self}` to implement `From<steadfast::TimedOut>`",
@@ -168,7 +162,7 @@ pub fn log_boundary(
 /// An owned argument handed to every attempt of `#[retry]`.
 #[diagnostic::on_unimplemented(
     message = "`#[retry]` runs the body once per attempt, so this owned argument of type `{Self}` must be `Clone`: take it by reference (`&{Self}`) instead, or implement `Clone` for it",
-    label = "cloned for every attempt"
+    label = "cloned for every attempt but the last"
 )]
 pub trait RetryArg {
     /// A copy for the next attempt.
@@ -182,8 +176,57 @@ impl<T: Clone> RetryArg for T {
     }
 }
 
-/// A copy of an owned argument for one attempt.
+/// A copy of an owned argument for one attempt. The expansion calls it in the one
+/// closure it hands to [`first_attempt`], so a non-`Clone` argument is reported
+/// once, at the argument.
 #[inline(always)]
 pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
     arg.clone_for_attempt()
+}
+
+/// An owned argument of a retried call between attempts: the original, kept until
+/// the last attempt takes it, and how to clone it (`clone_arg` in a closure, which
+/// is zero-sized).
+pub struct KeptArg<T, C> {
+    original: Option<T>,
+    clone: C,
+}
+
+/// One attempt's own copy of an owned argument. It is not `Copy` even when `T` is, so
+/// that taking it moves it out and the future need not keep room for it while the
+/// attempt runs.
+pub struct AttemptArg<T>(T);
+
+impl<T> AttemptArg<T> {
+    /// The argument, for the body.
+    #[inline(always)]
+    pub fn take(self) -> T {
+        self.0
+    }
+}
+
+/// What the later attempts draw `original` from, and the first attempt's copy (the
+/// original itself when this attempt is also the `last`).
+#[inline(always)]
+pub fn first_attempt<T, C: Fn(&T) -> T>(
+    original: T,
+    last: bool,
+    clone: C,
+) -> (KeptArg<T, C>, AttemptArg<T>) {
+    if last {
+        (KeptArg { original: None, clone }, AttemptArg(original))
+    } else {
+        let copy = AttemptArg(clone(&original));
+        (KeptArg { original: Some(original), clone }, copy)
+    }
+}
+
+impl<T, C: Fn(&T) -> T> KeptArg<T, C> {
+    /// The next attempt's copy: a clone, or the original for the `last` attempt;
+    /// `None` once the original has been taken.
+    #[inline(always)]
+    pub fn next(&mut self, last: bool) -> Option<AttemptArg<T>> {
+        let arg = if last { self.original.take() } else { self.original.as_ref().map(&self.clone) };
+        arg.map(AttemptArg)
+    }
 }
