@@ -111,36 +111,16 @@ impl Printer {
         // Inside `<..>`, a `,` separates generic arguments, not arms or fields.
         let mut angles = 0_usize;
         while let Some(tt) = tokens.next() {
-            match &tt {
-                TokenTree::Punct(p) if p.spacing() == Spacing::Joint => {
-                    op.push(p.as_char());
-                    continue;
+            if let TokenTree::Punct(p) = &tt {
+                op.push(p.as_char());
+                if p.spacing() == Spacing::Alone {
+                    self.operator(&std::mem::take(&mut op), level, &mut angles);
                 }
-                TokenTree::Punct(p) => {
-                    op.push(p.as_char());
-                    let done = std::mem::take(&mut op);
-                    match done.as_str() {
-                        "<" => angles += 1,
-                        ">" => angles = angles.saturating_sub(1),
-                        _ => {}
-                    }
-                    self.word(&done);
-                    let breaks = match done.as_str() {
-                        ";" => in_block,
-                        "," => level == Level::Block && angles == 0,
-                        _ => false,
-                    };
-                    if breaks {
-                        self.newline();
-                    }
-                    continue;
-                }
-                _ => {}
+                continue;
             }
             if !op.is_empty() {
                 // A joint punctuation before a word: a lifetime's `'`.
-                let done = std::mem::take(&mut op);
-                self.word(&done);
+                self.word(&std::mem::take(&mut op));
             }
             match tt {
                 TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
@@ -154,25 +134,46 @@ impl Printer {
                         self.newline();
                     }
                 }
-                TokenTree::Group(g) => {
-                    let attribute = matches!(self.prev.as_deref(), Some("#" | "!"));
-                    let (open, close) = match g.delimiter() {
-                        Delimiter::Parenthesis => ("(", ")"),
-                        Delimiter::Bracket => ("[", "]"),
-                        _ => ("", ""),
-                    };
-                    self.word(open);
-                    self.tokens(g.stream(), Level::Inline);
-                    self.word(close);
-                    if in_block && attribute && g.delimiter() == Delimiter::Bracket {
-                        self.newline();
-                    }
-                }
+                TokenTree::Group(g) => self.group(&g, in_block),
                 other => self.word(&other.to_string()),
             }
         }
         if !op.is_empty() {
             self.word(&op);
+        }
+    }
+
+    /// A whole operator (`;`, `::`, `=>`); a statement or an arm ends at `;` or `,`.
+    fn operator(&mut self, op: &str, level: Level, angles: &mut usize) {
+        match op {
+            "<" => *angles += 1,
+            ">" => *angles = angles.saturating_sub(1),
+            _ => {}
+        }
+        self.word(op);
+        let breaks = match op {
+            ";" => level != Level::Inline,
+            "," => level == Level::Block && *angles == 0,
+            _ => false,
+        };
+        if breaks {
+            self.newline();
+        }
+    }
+
+    /// `( .. )` or `[ .. ]`, on one line; an attribute ends its line.
+    fn group(&mut self, g: &proc_macro2::Group, in_block: bool) {
+        let attribute = matches!(self.prev.as_deref(), Some("#" | "!"));
+        let (open, close) = match g.delimiter() {
+            Delimiter::Parenthesis => ("(", ")"),
+            Delimiter::Bracket => ("[", "]"),
+            _ => ("", ""),
+        };
+        self.word(open);
+        self.tokens(g.stream(), Level::Inline);
+        self.word(close);
+        if in_block && attribute && g.delimiter() == Delimiter::Bracket {
+            self.newline();
         }
     }
 
