@@ -230,3 +230,34 @@ impl<T, C: Fn(&T) -> T> KeptArg<T, C> {
         arg.map(AttemptArg)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn kept_args_clone_until_the_last_attempt_takes_the_original() {
+        let clones = Cell::new(0);
+        let clone = |s: &String| {
+            clones.set(clones.get() + 1);
+            s.clone()
+        };
+        let (mut kept, first) = first_attempt("a".to_owned(), false, clone);
+        assert_eq!((first.take(), clones.get()), ("a".to_owned(), 1));
+        assert_eq!(kept.next(false).map(AttemptArg::take), Some("a".to_owned()));
+        assert_eq!(clones.get(), 2);
+        assert_eq!(kept.next(true).map(AttemptArg::take), Some("a".to_owned()));
+        assert_eq!(clones.get(), 2, "the last attempt takes the original");
+        // Nothing left: the expansion then ends with the last result.
+        assert!(kept.next(false).is_none() && kept.next(true).is_none());
+    }
+
+    #[test]
+    fn a_first_attempt_that_is_the_last_takes_the_original() {
+        let (mut kept, only) = first_attempt(vec![1], true, |_: &Vec<i32>| unreachable!());
+        assert_eq!(only.take(), [1]);
+        assert!(kept.next(true).is_none());
+    }
+}
