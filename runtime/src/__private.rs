@@ -159,6 +159,14 @@ pub fn log_boundary(
     boundary.log(error, source);
 }
 
+/// Whether a retry delay needs a timer: a zero one does not. By value, so that the
+/// expansion never borrows the delay (a borrowed local is kept in the future for
+/// the whole sleep).
+#[inline(always)]
+pub const fn is_wait(delay: std::time::Duration) -> bool {
+    !delay.is_zero()
+}
+
 /// An owned argument handed to every attempt of `#[retry]`.
 #[diagnostic::on_unimplemented(
     message = "`#[retry]` runs the body once per attempt, so this owned argument of type `{Self}` must be `Clone`: take it by reference (`&{Self}`) instead, or implement `Clone` for it",

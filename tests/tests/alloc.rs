@@ -230,3 +230,23 @@ async fn clones_for_every_attempt_but_the_last() {
     let (out, clones) = with_clones(one_attempt(counted())).await;
     assert_eq!((out, clones), (Err(Failure), 0), "attempts = 1 never clones");
 }
+
+static ZERO_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[retry(attempts = 150, delay = 0)]
+async fn zero_delay(arg: &str) -> Result<u64, Failure> {
+    ZERO_CALLS.fetch_add(1, Ordering::SeqCst);
+    if arg.is_empty() { Ok(0) } else { Err(Failure) }
+}
+
+/// A zero delay arms no timer: 150 failing attempts finish within one poll (a timer,
+/// even of zero, would return `Pending` until the timer's next tick).
+#[test]
+fn a_zero_delay_does_not_sleep() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let _context = runtime.enter();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut fut = pin!(zero_delay("x"));
+    assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Err(Failure))));
+    assert_eq!(ZERO_CALLS.load(Ordering::SeqCst), 150);
+}

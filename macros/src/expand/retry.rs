@@ -42,7 +42,9 @@ use crate::args::RetryArgs;
 //                 ::core::option::Option::None => break __steadfast_out,
 //             }
 //         };
-//         ::steadfast::__private::sleep(__steadfast_delay).await;
+//         if ::steadfast::__private::is_wait(__steadfast_delay) {
+//             ::steadfast::__private::sleep(__steadfast_delay).await;
+//         }
 //     }
 impl Expand for RetryArgs {
     fn expand(&self, cx: &Context, inner: Code) -> Code {
@@ -180,7 +182,10 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
                     ::core::option::Option::None => break #out,
                 }
             };
-            ::steadfast::__private::sleep(#delay).await;
+            // A zero delay arms no timer (one would wait for the timer's next tick).
+            if ::steadfast::__private::is_wait(#delay) {
+                ::steadfast::__private::sleep(#delay).await;
+            }
         }
     }
 }
