@@ -7,46 +7,8 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, Signature, Token, Visibility};
 
-/// The four attributes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
-    Retry,
-    Timeout,
-    ErrorBoundary,
-    Limit,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Retry => "retry",
-            Kind::Timeout => "timeout",
-            Kind::ErrorBoundary => "error_boundary",
-            Kind::Limit => "limit",
-        }
-    }
-
-    fn from_ident(ident: &str) -> Option<Kind> {
-        Some(match ident {
-            "retry" => Kind::Retry,
-            "timeout" => Kind::Timeout,
-            "error_boundary" => Kind::ErrorBoundary,
-            "limit" => Kind::Limit,
-            _ => return None,
-        })
-    }
-
-    /// `retry`, `steadfast::retry` or `::steadfast::retry`.
-    pub fn of_attribute(attr: &Attribute) -> Option<Kind> {
-        let path = attr.path();
-        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-        match segments.as_slice() {
-            [name] if path.leading_colon.is_none() => Kind::from_ident(name),
-            [krate, name] if krate == "steadfast" => Kind::from_ident(name),
-            _ => None,
-        }
-    }
-}
+use crate::errors::Errors;
+use crate::kind::Kind;
 
 /// An item under an attribute: its outer attributes, and the rest as tokens.
 pub struct Item {
@@ -60,8 +22,9 @@ impl Parse for Item {
     }
 }
 
-/// One layer of the stack: the attribute, its argument tokens and where it stands.
-pub struct Layer {
+/// One steadfast attribute as written: which one, its argument tokens and where it
+/// stands.
+pub struct Attr {
     pub kind: Kind,
     /// The attribute's path as written (`retry`, `steadfast::retry`).
     pub path: syn::Path,
@@ -74,43 +37,30 @@ impl Item {
     /// All of them are taken, also past a foreign attribute: attribute macros expand
     /// outside-in, so a foreign one wraps whatever is below it anyway, and taking the
     /// whole steadfast stack at least keeps its own layers in reading order.
-    pub fn take_stack(&mut self) -> Result<Vec<Layer>, syn::Error> {
-        let mut layers = Vec::new();
+    pub fn take_stack(&mut self, errors: &mut Errors) -> Vec<Attr> {
+        let mut stack = Vec::new();
         let mut kept = Vec::new();
-        let mut errors: Option<syn::Error> = None;
         for attr in std::mem::take(&mut self.attrs) {
-            match Kind::of_attribute(&attr) {
-                Some(kind) => {
-                    let args = match &attr.meta {
-                        syn::Meta::Path(_) => Ok(TokenStream::new()),
-                        syn::Meta::List(list) => Ok(list.tokens.clone()),
-                        syn::Meta::NameValue(nv) => Err(syn::Error::new(
-                            nv.eq_token.span,
-                            format!(
-                                "write `#[{}(...)]`, not `#[{} = ...]`",
-                                kind.name(),
-                                kind.name()
-                            ),
-                        )),
-                    };
-                    match args {
-                        Ok(args) => layers.push(Layer {
-                            kind,
-                            args,
-                            span: attr.path().span(),
-                            path: attr.path().clone(),
-                        }),
-                        Err(e) => match &mut errors {
-                            Some(all) => all.combine(e),
-                            None => errors = Some(e),
-                        },
-                    }
+            let Some(kind) = Kind::of_attribute(&attr) else {
+                kept.push(attr);
+                continue;
+            };
+            let args = match &attr.meta {
+                syn::Meta::Path(_) => TokenStream::new(),
+                syn::Meta::List(list) => list.tokens.clone(),
+                syn::Meta::NameValue(nv) => {
+                    let name = kind.name();
+                    errors.push_new(
+                        nv.eq_token.span,
+                        format!("write `#[{name}(...)]`, not `#[{name} = ...]`"),
+                    );
+                    continue;
                 }
-                None => kept.push(attr),
-            }
+            };
+            stack.push(Attr { kind, args, span: attr.path().span(), path: attr.path().clone() });
         }
         self.attrs = kept;
-        errors.map_or(Ok(layers), Err)
+        stack
     }
 }
 
@@ -119,6 +69,10 @@ pub struct Function {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub sig: Signature,
+    /// The inner attributes at the top of the body (`#![allow(..)]`): the expansion
+    /// puts them at the top of the new body, the one place they are allowed.
+    pub inner_attrs: Vec<Attribute>,
+    /// The statements of the body, after its inner attributes.
     pub body: TokenStream,
 }
 
@@ -155,8 +109,10 @@ impl Function {
                         format!("`#[{attribute}]` needs a function with a body; in a trait, put it on the method of the `impl`"),
                     ));
                 }
-                let body = match input.parse::<TokenTree>()? {
-                    TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => g.stream(),
+                let (inner_attrs, body) = match input.parse::<TokenTree>()? {
+                    TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
+                        syn::parse::Parser::parse2(split_inner_attrs, g.stream())?
+                    }
                     other => return Err(syn::Error::new(other.span(), "expected the function body `{ ... }`")),
                 };
                 if !input.is_empty() {
@@ -165,7 +121,7 @@ impl Function {
                 if sig.asyncness.is_none() {
                     return Err(syn::Error::new(sig.fn_token.span, not_async(&sig, &attrs, attribute)));
                 }
-                Ok(Function { attrs: Vec::new(), vis, sig, body })
+                Ok(Function { attrs: Vec::new(), vis, sig, inner_attrs, body })
             },
             rest,
         )
@@ -177,6 +133,11 @@ impl Function {
         let name = self.sig.ident.to_string();
         name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
     }
+}
+
+/// The inner attributes at the top of a body, and the rest of it.
+fn split_inner_attrs(input: ParseStream) -> syn::Result<(Vec<Attribute>, TokenStream)> {
+    Ok((input.call(Attribute::parse_inner)?, input.parse()?))
 }
 
 /// Why a plain `fn` was found, in the words of the likely cause.

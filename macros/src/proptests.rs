@@ -10,8 +10,8 @@ use proc_macro2::{TokenStream, TokenTree};
 use proptest::prelude::*;
 
 use crate::args::{BOUNDARY_KEYS, LIMIT_KEYS, RETRY_KEYS};
-use crate::expand::attribute;
-use crate::func::Kind;
+use crate::kind::Kind;
+use crate::stack::attribute;
 
 /// Near misses and oddities, next to the real keys of the four attributes.
 const ODD_KEYS: &[&str] = &[
@@ -114,7 +114,6 @@ fn args() -> impl Strategy<Value = String> {
         .prop_map(|(args, sep)| args.join(sep))
 }
 
-const KINDS: &[Kind] = &[Kind::Retry, Kind::Timeout, Kind::ErrorBoundary, Kind::Limit];
 const NAMES: &[&str] = &["retry", "timeout", "error_boundary", "limit", "steadfast::retry"];
 
 const SHAPES: &[&str] = &[
@@ -220,7 +219,7 @@ proptest! {
 
     #[test]
     fn never_panics_and_errors_point_into_the_input(
-        kind in prop::sample::select(KINDS),
+        kind in prop::sample::select(Kind::NAMES).prop_map(|(kind, _)| kind),
         args in args(),
         item in item(),
     ) {

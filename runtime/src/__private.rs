@@ -48,12 +48,6 @@ impl<T, E> Outcome for Result<T, E> {
     }
 }
 
-/// Type-checks the unreachable "return edge" of the expansion against [`Outcome`].
-#[inline(always)]
-pub fn outcome<O: Outcome>(out: O) -> O {
-    out
-}
-
 /// `E: From<TimedOut>`, with a message that says what to add.
 #[diagnostic::on_unimplemented(
     message = "`#[timeout]` needs the error type `{Self}` to implement `From<steadfast::TimedOut>`",
@@ -165,10 +159,18 @@ pub fn log_boundary(
     boundary.log(error, source);
 }
 
+/// Whether a retry delay needs a timer: a zero one does not. By value, so that the
+/// expansion never borrows the delay (a borrowed local is kept in the future for
+/// the whole sleep).
+#[inline(always)]
+pub const fn is_wait(delay: std::time::Duration) -> bool {
+    !delay.is_zero()
+}
+
 /// An owned argument handed to every attempt of `#[retry]`.
 #[diagnostic::on_unimplemented(
     message = "`#[retry]` runs the body once per attempt, so this owned argument of type `{Self}` must be `Clone`: take it by reference (`&{Self}`) instead, or implement `Clone` for it",
-    label = "cloned for every attempt"
+    label = "cloned for every attempt but the last"
 )]
 pub trait RetryArg {
     /// A copy for the next attempt.
@@ -182,8 +184,88 @@ impl<T: Clone> RetryArg for T {
     }
 }
 
-/// A copy of an owned argument for one attempt.
+/// A copy of an owned argument for one attempt. The expansion calls it in the one
+/// closure it hands to [`first_attempt`], so a non-`Clone` argument is reported
+/// once, at the argument.
 #[inline(always)]
 pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
     arg.clone_for_attempt()
+}
+
+/// An owned argument of a retried call between attempts: the original, kept until
+/// the last attempt takes it, and how to clone it (`clone_arg` in a closure, which
+/// is zero-sized).
+pub struct KeptArg<T, C> {
+    original: Option<T>,
+    clone: C,
+}
+
+/// One attempt's own copy of an owned argument. It is not `Copy` even when `T` is, so
+/// that taking it moves it out and the future need not keep room for it while the
+/// attempt runs.
+pub struct AttemptArg<T>(T);
+
+impl<T> AttemptArg<T> {
+    /// The argument, for the body.
+    #[inline(always)]
+    pub fn take(self) -> T {
+        self.0
+    }
+}
+
+/// What the later attempts draw `original` from, and the first attempt's copy (the
+/// original itself when this attempt is also the `last`).
+#[inline(always)]
+pub fn first_attempt<T, C: Fn(&T) -> T>(
+    original: T,
+    last: bool,
+    clone: C,
+) -> (KeptArg<T, C>, AttemptArg<T>) {
+    if last {
+        (KeptArg { original: None, clone }, AttemptArg(original))
+    } else {
+        let copy = AttemptArg(clone(&original));
+        (KeptArg { original: Some(original), clone }, copy)
+    }
+}
+
+impl<T, C: Fn(&T) -> T> KeptArg<T, C> {
+    /// The next attempt's copy: a clone, or the original for the `last` attempt;
+    /// `None` once the original has been taken.
+    #[inline(always)]
+    pub fn next(&mut self, last: bool) -> Option<AttemptArg<T>> {
+        let arg = if last { self.original.take() } else { self.original.as_ref().map(&self.clone) };
+        arg.map(AttemptArg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn kept_args_clone_until_the_last_attempt_takes_the_original() {
+        let clones = Cell::new(0);
+        let clone = |s: &String| {
+            clones.set(clones.get() + 1);
+            s.clone()
+        };
+        let (mut kept, first) = first_attempt("a".to_owned(), false, clone);
+        assert_eq!((first.take(), clones.get()), ("a".to_owned(), 1));
+        assert_eq!(kept.next(false).map(AttemptArg::take), Some("a".to_owned()));
+        assert_eq!(clones.get(), 2);
+        assert_eq!(kept.next(true).map(AttemptArg::take), Some("a".to_owned()));
+        assert_eq!(clones.get(), 2, "the last attempt takes the original");
+        // Nothing left: the expansion then ends with the last result.
+        assert!(kept.next(false).is_none() && kept.next(true).is_none());
+    }
+
+    #[test]
+    fn a_first_attempt_that_is_the_last_takes_the_original() {
+        let (mut kept, only) = first_attempt(vec![1], true, |_: &Vec<i32>| unreachable!());
+        assert_eq!(only.take(), [1]);
+        assert!(kept.next(true).is_none());
+    }
 }

@@ -498,6 +498,10 @@ pub trait Attempts {
     ) -> Option<Duration>
     where
         O::Error: Loggable;
+
+    /// Whether the attempt about to run is the last one the schedule allows, so that
+    /// its owned arguments can be moved into it instead of cloned.
+    fn is_last(&self) -> bool;
 }
 
 impl<S: Started> Attempts for RetryState<'_, S> {
@@ -513,6 +517,10 @@ impl<S: Started> Attempts for RetryState<'_, S> {
     {
         let error = result.error()?;
         self.failed(error, &when, &retry_after)
+    }
+
+    fn is_last(&self) -> bool {
+        self.attempt >= self.site.policy.max_attempts()
     }
 }
 
@@ -573,6 +581,10 @@ impl<B: backoff::backoff::Backoff> Attempts for BackoffState<B> {
         log_retry(self.function, self.attempt, 0, delay, error);
         self.attempt += 1;
         Some(delay)
+    }
+
+    fn is_last(&self) -> bool {
+        false
     }
 }
 

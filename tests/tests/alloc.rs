@@ -1,8 +1,13 @@
 //! The success path allocates nothing: a counting global allocator
 //! (`allocation-counter`) measures one successful call of each attribute and of the
 //! full stack, polled once to completion.
+//!
+//! An owned argument of `#[retry]` is cloned for every attempt but the last, which
+//! takes the original: `attempts = 1` never clones, a first attempt that may be
+//! followed by others clones once, and three failed attempts clone twice.
 
 use std::pin::pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use steadfast::{error_boundary, limit, retry, timeout};
@@ -80,21 +85,51 @@ async fn shared(x: &u64, n: u64) -> Result<u64, Failure> {
     Ok(*x + n)
 }
 
+// An owned `String`: the only attempt takes it as it is.
+#[retry(attempts = 1)]
+async fn retried_once_owned(name: String) -> Result<u64, Failure> {
+    Ok(name.len() as u64)
+}
+
+// The first of three attempts gets a clone: the original is kept for the last.
+#[retry(attempts = 3, delay = 100ms)]
+async fn retried_owned(name: String) -> Result<u64, Failure> {
+    Ok(name.len() as u64)
+}
+
+#[error_boundary("everything")]
+#[retry(attempts = 1)]
+#[timeout(800ms)]
+#[limit(concurrency = 8)]
+async fn stacked_once_owned(name: String) -> Result<u64, Failure> {
+    Ok(name.len() as u64)
+}
+
 /// Allocations made while polling `make()`'s future to completion (it must finish
 /// on the first poll), after one warm-up call.
 fn allocations<F: Future<Output = Result<u64, Failure>>>(make: impl Fn() -> F) -> u64 {
+    allocations_owned(|| (), |()| make())
+}
+
+/// Like [`allocations`], for a function that takes an owned argument: `arg()` is
+/// built before the counting starts, so only what the call itself allocates counts.
+fn allocations_owned<A, F: Future<Output = Result<u64, Failure>>>(
+    arg: impl Fn() -> A,
+    make: impl Fn(A) -> F,
+) -> u64 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let _context = runtime.enter();
     let mut cx = Context::from_waker(Waker::noop());
-    let mut run = || {
-        let mut fut = pin!(make());
+    let mut run = |arg: A| {
+        let mut fut = pin!(make(arg));
         match fut.as_mut().poll(&mut cx) {
             Poll::Ready(out) => assert_eq!(out.unwrap(), 3),
             Poll::Pending => panic!("the success path must finish on the first poll"),
         }
     };
-    run();
-    allocation_counter::measure(run).count_total
+    run(arg());
+    let arg = arg();
+    allocation_counter::measure(|| run(arg)).count_total
 }
 
 #[test]
@@ -124,4 +159,94 @@ fn no_allocation_on_the_success_path_of_other_forms() {
     assert_eq!(allocations(|| both_limits(&x, 2)), 0, "#[limit(concurrency, rate)]");
     assert_eq!(allocations(|| shedding(&x, 2)), 0, "#[limit(wait = 0ms)]");
     assert_eq!(allocations(|| shared(&x, 2)), 0, "#[limit(using = ..)]");
+}
+
+#[test]
+fn an_owned_argument_is_cloned_only_when_another_attempt_may_follow() {
+    let name = || "abc".to_owned();
+    assert_eq!(allocations_owned(name, retried_once_owned), 0, "attempts = 1 never clones");
+    assert_eq!(allocations_owned(name, stacked_once_owned), 0, "the full stack, attempts = 1");
+    // The first attempt clones the `String` (one allocation): it may not be the last.
+    assert_eq!(allocations_owned(name, retried_owned), 1, "attempts = 3");
+}
+
+// ---- how many clones: one per attempt but the last --------------------------------
+
+static CLONES: AtomicU32 = AtomicU32::new(0);
+
+/// Counts its clones; no other test in this binary clones one.
+#[derive(Debug)]
+struct Counted(String);
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        CLONES.fetch_add(1, Ordering::SeqCst);
+        Counted(self.0.clone())
+    }
+}
+
+static CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Fails until its `succeed_on`-th call; every attempt sees the argument as passed.
+#[retry(attempts = 3, delay = 10ms, jitter = 0)]
+async fn three_attempts(arg: Counted, succeed_on: u32) -> Result<u64, Failure> {
+    assert_eq!(arg.0, "abc");
+    let call = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    if call < succeed_on { Err(Failure) } else { Ok(u64::from(call)) }
+}
+
+#[retry(attempts = 1)]
+async fn one_attempt(arg: Counted) -> Result<u64, Failure> {
+    assert_eq!(arg.0, "abc");
+    Err(Failure)
+}
+
+/// `call`'s output and the clones of a `Counted` made while it ran.
+async fn with_clones<T>(call: impl Future<Output = T>) -> (T, u32) {
+    let before = CLONES.load(Ordering::SeqCst);
+    let out = call.await;
+    (out, CLONES.load(Ordering::SeqCst) - before)
+}
+
+// One test, so that no other thread clones a `Counted` or calls `three_attempts`
+// meanwhile.
+#[tokio::test(start_paused = true)]
+async fn clones_for_every_attempt_but_the_last() {
+    let counted = || Counted("abc".to_owned());
+
+    CALLS.store(0, Ordering::SeqCst);
+    let (out, clones) = with_clones(three_attempts(counted(), u32::MAX)).await;
+    assert_eq!((out, CALLS.load(Ordering::SeqCst)), (Err(Failure), 3));
+    assert_eq!(clones, 2, "three failed attempts: the first two clone, the last takes it");
+
+    CALLS.store(0, Ordering::SeqCst);
+    let (out, clones) = with_clones(three_attempts(counted(), 2)).await;
+    assert_eq!((out, clones), (Ok(2), 2), "the second attempt may not be the last either");
+
+    CALLS.store(0, Ordering::SeqCst);
+    let (out, clones) = with_clones(three_attempts(counted(), 1)).await;
+    assert_eq!((out, clones), (Ok(1), 1), "the first attempt clones even when it succeeds");
+
+    let (out, clones) = with_clones(one_attempt(counted())).await;
+    assert_eq!((out, clones), (Err(Failure), 0), "attempts = 1 never clones");
+}
+
+static ZERO_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[retry(attempts = 150, delay = 0)]
+async fn zero_delay(arg: &str) -> Result<u64, Failure> {
+    ZERO_CALLS.fetch_add(1, Ordering::SeqCst);
+    if arg.is_empty() { Ok(0) } else { Err(Failure) }
+}
+
+/// A zero delay arms no timer: 150 failing attempts finish within one poll (a timer,
+/// even of zero, would return `Pending` until the timer's next tick).
+#[test]
+fn a_zero_delay_does_not_sleep() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let _context = runtime.enter();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut fut = pin!(zero_delay("x"));
+    assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Err(Failure))));
+    assert_eq!(ZERO_CALLS.load(Ordering::SeqCst), 150);
 }

@@ -241,7 +241,8 @@ async fn references_reused_mut_reborrowed_owned_cloned_per_attempt() {
     assert_eq!(result, Ok(3));
     // Every attempt saw the arguments as passed, not as the last attempt left them.
     assert_eq!(log, ["s p! 13", "s p! 13", "s p! 13"]);
-    assert_eq!(CLONES.load(Ordering::SeqCst), 3);
+    // A clone for every attempt but the last, which takes the original.
+    assert_eq!(CLONES.load(Ordering::SeqCst), 2);
 }
 
 struct Client {

@@ -174,3 +174,30 @@ async fn keeps_attributes() -> Result<(), Error> {
 async fn other_attributes_are_kept() {
     keeps_attributes().await.unwrap();
 }
+
+/// Inner attributes at the top of the body stay in force: the function denies
+/// `unused_variables` and its body allows it again, which compiles only if the
+/// `#![allow(..)]` is kept. The body runs as written: `?`, early `return`, retries.
+#[deny(unused_variables)]
+#[error_boundary]
+#[retry(attempts = 3, delay = 10ms, jitter = 0)]
+#[timeout(1s)]
+async fn inner_attributes(text: String, calls: &mut u32) -> Result<u32, Error> {
+    #![allow(unused_variables)]
+    let unused = 1;
+    *calls += 1;
+    if text == "early" {
+        return Err(Error::Early);
+    }
+    Ok(text.parse::<u32>()? + *calls)
+}
+
+#[tokio::test(start_paused = true)]
+async fn inner_attributes_are_kept_and_the_body_runs_as_written() {
+    let mut calls = 0;
+    assert_eq!(inner_attributes("1".into(), &mut calls).await, Ok(2));
+    assert_eq!(inner_attributes("x".into(), &mut calls).await, Err(Error::Parse));
+    assert_eq!(calls, 4, "a parse error is retried: three attempts");
+    assert_eq!(inner_attributes("early".into(), &mut calls).await, Err(Error::Early));
+    assert_eq!(calls, 7);
+}

@@ -1,0 +1,178 @@
+//! Code generation: the whole stack of one function becomes one wrapper around its
+//! body. The signature is re-emitted as written; only the body changes. Each layer
+//! (a file each) wraps the code of the layers below it, the body at the bottom.
+
+mod boundary;
+mod limit;
+mod retry;
+mod timeout;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, LitStr, ReturnType, Signature, Type};
+
+use crate::func::Function;
+use crate::kind::Layer;
+
+/// The code generation of one attribute.
+pub trait Expand {
+    /// Wraps `inner`, the code of the layers below (the body at the bottom).
+    fn expand(&self, cx: &Context, inner: Code) -> Code;
+
+    /// Whether the layer runs the body more than once: each run then takes its own
+    /// copy of the owned arguments, and the body borrows a by-value `self`.
+    fn reruns_body(&self) -> bool {
+        false
+    }
+}
+
+/// A piece of the wrapper: a future expression, or statements (run in the async
+/// body) that produce the output.
+pub enum Code {
+    Future(TokenStream),
+    Block(TokenStream),
+}
+
+impl Code {
+    pub fn future(self) -> TokenStream {
+        match self {
+            Code::Future(f) => f,
+            Code::Block(b) => quote!(async { #b }),
+        }
+    }
+
+    pub fn block(self) -> TokenStream {
+        match self {
+            Code::Future(f) => quote!(#f.await),
+            Code::Block(b) => b,
+        }
+    }
+}
+
+/// What every layer needs to know about the function.
+pub struct Context<'a> {
+    /// The name logged in events.
+    pub name: LitStr,
+    /// Where type errors about the return type point.
+    pub ret_span: Span,
+    pub sig: &'a Signature,
+}
+
+/// A name for a generated local (or, in capitals, a `static`): `__steadfast_out`,
+/// `__STEADFAST_LIMITER`. It resolves at the macro's own site, so it can neither see
+/// nor shadow a name of the user's.
+pub fn local(name: &str) -> Ident {
+    let prefix =
+        if name.chars().all(|c| !c.is_lowercase()) { "__STEADFAST_" } else { "__steadfast_" };
+    format_ident!("{prefix}{name}", span = Span::mixed_site())
+}
+
+// Input:
+//     #[retry(..)] #[timeout(..)]
+//     pub async fn f(ARGS) -> R { #![inner] BODY }
+//
+// Output:
+//     pub async fn f(ARGS) -> R {
+//         #![inner]
+//         RETRY(TIMEOUT(async move { RETURN_EDGE BODY }))
+//     }
+//
+// where each layer's part is shown in its own file.
+pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
+    let Function { attrs, vis, sig, inner_attrs, body } = function;
+    let cx = Context {
+        name: LitStr::new(&function.name(), sig.ident.span()),
+        ret_span: match &sig.output {
+            ReturnType::Type(_, ty) => ty.span(),
+            ReturnType::Default => sig.ident.span(),
+        },
+        sig,
+    };
+    let reruns = layers.iter().any(|l| l.reruns_body());
+
+    // A `&mut self`/`self` receiver cannot be moved into each run of a body that runs
+    // more than once; the body borrows it instead. Everything else is moved (rebound
+    // per run), so the future stays `Send` exactly when the original body is.
+    let borrows_receiver = reruns
+        && sig.inputs.iter().any(|arg| match arg {
+            FnArg::Receiver(r) => !matches!(r.kind, syn::ReceiverKind::Reference(_, _, None)),
+            FnArg::Typed(_) => false,
+        });
+    let capture = if borrows_receiver { None } else { Some(quote!(move)) };
+    let return_edge = return_edge(sig, cx.ret_span);
+
+    let mut code = Code::Future(quote!(async #capture { #return_edge #body }));
+    for layer in layers.iter().rev() {
+        code = layer.expand(&cx, code);
+    }
+    let block = code.block();
+
+    // A `mut` argument is rebound for every run; the original binding is not mutated.
+    let mut_args = reruns
+        && sig
+            .inputs
+            .iter()
+            .any(|a| matches!(a, FnArg::Typed(t) if retry::has_mut_binding(&t.pat)));
+    let allow_mut = mut_args.then(|| quote!(#[allow(unused_mut)]));
+    quote! {
+        #(#attrs)*
+        #allow_mut
+        #vis #sig {
+            #(#inner_attrs)*
+            #block
+        }
+    }
+}
+
+/// An unreachable `return` of the declared type, so that `?` and early `return` in
+/// the body infer against the signature (as in tracing-attributes).
+fn return_edge(sig: &Signature, ret_span: Span) -> TokenStream {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return TokenStream::new();
+    };
+    let mut ty = (**ty).clone();
+    erase_impl_trait(&mut ty);
+    let ret = local("return");
+    quote_spanned! {ret_span=>
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return, clippy::empty_loop)]
+        if false {
+            let #ret: #ty = loop {};
+            return #ret;
+        }
+    }
+}
+
+/// `impl Trait` cannot be named in the body: the return edge uses `_` instead.
+fn erase_impl_trait(ty: &mut Type) {
+    match ty {
+        Type::ImplTrait(_) => {
+            *ty = Type::Infer(syn::TypeInfer {
+                attrs: Vec::new(),
+                underscore_token: Default::default(),
+            })
+        }
+        Type::Array(a) => erase_impl_trait(&mut a.elem),
+        Type::Group(g) => erase_impl_trait(&mut g.elem),
+        Type::Paren(p) => erase_impl_trait(&mut p.elem),
+        Type::Ptr(p) => erase_impl_trait(&mut p.elem),
+        Type::Reference(r) => erase_impl_trait(&mut r.elem),
+        Type::Slice(s) => erase_impl_trait(&mut s.elem),
+        Type::Tuple(t) => t.elems.iter_mut().for_each(erase_impl_trait),
+        Type::Path(p) => {
+            if let Some(q) = &mut p.qself {
+                erase_impl_trait(&mut q.ty);
+            }
+            for segment in &mut p.path.segments {
+                if let syn::PathArguments::AngleBracketed(args) = &mut segment.arguments {
+                    for arg in &mut args.args {
+                        if let syn::GenericArgument::Type(t) = arg {
+                            erase_impl_trait(t);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,44 @@
+//! `#[retry]`: the delays must fit under their cap; `policy` replaces the schedule
+//! and needs the `backoff` feature.
+
+use super::{Validate, not_combined};
+use crate::args::{RetryArgs, key_span};
+use crate::errors::Errors;
+
+impl Validate for RetryArgs {
+    fn check(&self, errors: &mut Errors) {
+        if let (Some(delay), Some(max)) = (&self.delay, &self.max_delay) {
+            if let (Some(d), Some(m)) = (delay.value.nanos(), max.value.nanos()) {
+                if m < d {
+                    errors.push_new(
+                        max.value.span(),
+                        "`max_delay` is shorter than `delay`: no delay could be as long as the first",
+                    );
+                }
+            }
+        }
+        if let Some(policy) = &self.policy {
+            let schedule = [
+                ("attempts", key_span(&self.attempts)),
+                ("delay", key_span(&self.delay)),
+                ("backoff", key_span(&self.backoff)),
+                ("factor", key_span(&self.factor)),
+                ("max_delay", key_span(&self.max_delay)),
+                ("jitter", key_span(&self.jitter)),
+                ("max_elapsed", key_span(&self.max_elapsed)),
+            ];
+            let why = "the policy decides the schedule (only `when` and `retry_after` go with it)";
+            not_combined("policy", why, &schedule, errors);
+            if !cfg!(feature = "backoff") {
+                errors.push_new(
+                    policy.span,
+                    "`policy` needs the `backoff` feature: `steadfast = { version = \"..\", features = [\"backoff\"] }` (the `backoff` crate is unmaintained, RUSTSEC-2025-0012; prefer the schedule arguments)",
+                );
+            }
+        }
+    }
+
+    fn needs_result(&self) -> Option<&'static str> {
+        Some("retry")
+    }
+}
