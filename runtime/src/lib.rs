@@ -161,9 +161,13 @@ pub use steadfast_macros::retry;
 /// `E` must implement `From<TimedOut>` (`std::io::Error`, `anyhow::Error` and
 /// `Box<dyn Error + Send + Sync>` do). [`TimedOut`] displays as "`f` timed out after
 /// 800ms". A timeout emits a WARN event (target `steadfast`) with `function` and
-/// `timeout_ms`. No timer is armed when the body finishes on its first poll; the
-/// deadline is set the first time it waits. Stacked under `#[retry]` each attempt gets
-/// its own deadline; above it, all attempts share one.
+/// `timeout_ms`. D counts from the first poll of the call (as `tokio::time::timeout`
+/// counts from its call), so synchronous work before the body's first `.await`
+/// counts too; the timer fires even when the body keeps tokio's cooperative budget
+/// exhausted. No timer is armed when the body finishes on its first poll. For a
+/// future that does not return a `Result`, see [`timeout()`](fn@timeout). Stacked
+/// under `#[retry]` each attempt gets its own deadline; above it, all attempts share
+/// one.
 ///
 /// ```
 /// use std::time::Duration;
