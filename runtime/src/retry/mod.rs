@@ -1,13 +1,15 @@
 //! `#[retry]`: the delay schedule and the loop that re-runs a failed operation.
 
+mod delay;
+mod state;
+
 use std::fmt::Display;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use crate::__private::{Loggable, Outcome};
+#[cfg(feature = "backoff")]
+pub use state::BackoffState;
+pub use state::{Attempts, RetrySite, RetryState, Started, sleep};
 
 /// How delays grow from one retry to the next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,9 @@ pub struct RetryPolicy {
     max_delay: Duration,
     jitter: f64,
     max_elapsed: Option<Duration>,
+    // Whether `max_delay` was written: the default (10 s) gives way to a longer
+    // `delay` silently, a written one below `delay` is clamped with an event.
+    max_delay_set: bool,
 }
 
 impl Default for RetryPolicy {
@@ -81,6 +86,8 @@ pub enum InvalidPolicy {
     Factor,
     /// `jitter` was outside `[0, 1]` or not a number.
     Jitter,
+    /// `max_delay` was written shorter than `delay`.
+    MaxDelay,
 }
 
 impl Display for InvalidPolicy {
@@ -89,6 +96,7 @@ impl Display for InvalidPolicy {
             InvalidPolicy::ZeroAttempts => "retry policy: `attempts` must be at least 1",
             InvalidPolicy::Factor => "retry policy: `factor` must be a number of at least 1.0",
             InvalidPolicy::Jitter => "retry policy: `jitter` must be between 0.0 and 1.0",
+            InvalidPolicy::MaxDelay => "retry policy: `max_delay` must not be shorter than `delay`",
         })
     }
 }
@@ -107,6 +115,7 @@ impl RetryPolicy {
             max_delay: Duration::from_secs(10),
             jitter: 0.5,
             max_elapsed: None,
+            max_delay_set: false,
         }
     }
 
@@ -137,6 +146,7 @@ impl RetryPolicy {
     /// No single computed delay is longer than this, jitter included.
     pub const fn max_delay(mut self, max_delay: Duration) -> Self {
         self.max_delay = max_delay;
+        self.max_delay_set = true;
         self
     }
 
@@ -165,6 +175,8 @@ impl RetryPolicy {
             Err(InvalidPolicy::Factor)
         } else if !(0.0..=1.0).contains(&self.jitter) {
             Err(InvalidPolicy::Jitter)
+        } else if self.max_delay_set && self.max_delay < self.delay {
+            Err(InvalidPolicy::MaxDelay)
         } else {
             Ok(())
         }
@@ -182,28 +194,58 @@ impl RetryPolicy {
     /// assert_eq!([ms(1), ms(2), ms(3)], [100, 200, 300]);
     /// ```
     pub fn base_delay(&self, retry: u32) -> Duration {
-        let retry = retry.max(1);
-        let delay = match self.backoff {
-            Backoff::Constant => self.delay,
-            Backoff::Linear => self.delay.saturating_mul(retry),
-            Backoff::Exponential => {
-                let factor = if self.factor >= 1.0 { self.factor } else { 1.0 };
-                scale(self.delay, factor.powf(f64::from(retry - 1)), self.max_delay)
-            }
-        };
-        delay.min(self.max_delay)
+        delay::base(&self.clamped(), retry)
     }
 
     /// The delay before the `retry`-th retry with jitter applied (uniform in
-    /// `[d·(1−J), d·(1+J)]`), capped by `max_delay`.
+    /// `[d·(1−J), d·(1+J)]`), capped by `max_delay`. A delay that saturated at
+    /// `Duration::MAX` is not jittered.
     pub fn jittered_delay(&self, retry: u32) -> Duration {
-        let base = self.base_delay(retry);
-        let jitter = if self.jitter.is_nan() { 0.0 } else { self.jitter.clamp(0.0, 1.0) };
-        if jitter == 0.0 {
-            return base;
+        let policy = self.clamped();
+        delay::jittered(delay::base(&policy, retry), policy.jitter, policy.max_delay)
+    }
+
+    /// Whether any value is out of range ([`check`](Self::check) says which);
+    /// cheap enough for every call.
+    #[inline]
+    pub(crate) fn needs_clamping(&self) -> bool {
+        self.attempts == 0
+            || !(self.factor >= 1.0)
+            || !(self.jitter >= 0.0 && self.jitter <= 1.0)
+            || (self.max_delay_set && self.max_delay < self.delay)
+    }
+
+    /// The policy with every value moved to the nearest valid one: `attempts` at
+    /// least 1, `factor` at least 1 (NaN: 1), `jitter` into `[0, 1]` (NaN: 0), and
+    /// `max_delay` at least `delay` (the default 10 s gives way silently).
+    fn clamped(&self) -> Self {
+        let mut policy = *self;
+        policy.attempts = self.max_attempts();
+        if !(policy.factor >= 1.0) {
+            policy.factor = 1.0;
         }
-        let spread = 1.0 - jitter + 2.0 * jitter * unit_random();
-        scale(base, spread, self.max_delay).min(self.max_delay)
+        policy.jitter = if policy.jitter.is_nan() { 0.0 } else { policy.jitter.clamp(0.0, 1.0) };
+        policy.max_delay = policy.max_delay.max(policy.delay);
+        policy
+    }
+
+    /// Each value that [`clamped`](Self::clamped) changes (and reports), with the
+    /// value given and the value used.
+    fn clamps(&self) -> impl Iterator<Item = Clamp> {
+        let used = self.clamped();
+        let shown = |d: Duration| format!("{d:?}");
+        [
+            (self.attempts != used.attempts)
+                .then(|| Clamp::new("attempts", self.attempts, used.attempts)),
+            (self.factor.to_bits() != used.factor.to_bits())
+                .then(|| Clamp::new("factor", self.factor, used.factor)),
+            (self.jitter.to_bits() != used.jitter.to_bits())
+                .then(|| Clamp::new("jitter", self.jitter, used.jitter)),
+            (self.max_delay_set && self.max_delay != used.max_delay)
+                .then(|| Clamp::new("max_delay", shown(self.max_delay), shown(used.max_delay))),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     /// Runs `op` until it succeeds or the policy gives up; every error is retried.
@@ -228,21 +270,17 @@ impl RetryPolicy {
     }
 }
 
-/// `d · by`, rounded to the nanosecond and capped at `cap` (also for overflow and NaN).
-fn scale(d: Duration, by: f64, cap: Duration) -> Duration {
-    let nanos = d.as_nanos() as f64 * by;
-    if nanos.is_nan() || nanos >= cap.as_nanos() as f64 {
-        cap
-    } else {
-        Duration::from_nanos(nanos.round() as u64)
-    }
+/// One clamped value, for its ERROR event.
+struct Clamp {
+    argument: &'static str,
+    given: String,
+    used: String,
 }
 
-/// A uniform number in `[0, 1)`. `RandomState` is seeded from the OS once per thread
-/// and stepped on every call: enough for jitter, without a dependency.
-fn unit_random() -> f64 {
-    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    (bits >> 11) as f64 / (1_u64 << 53) as f64
+impl Clamp {
+    fn new(argument: &'static str, given: impl Display, used: impl Display) -> Self {
+        Self { argument, given: given.to_string(), used: used.to_string() }
+    }
 }
 
 /// A [`RetryPolicy`] with a predicate and a Retry-After hint, ready to [`run`](Self::run).
@@ -318,7 +356,7 @@ impl<W, H> Retrying<W, H> {
         loop {
             let result = op().await;
             match state.after(&result, |e| self.when.retry(e), |e| self.retry_after.hint(e)) {
-                Some(delay) => tokio::time::sleep(delay).await,
+                Some(delay) => sleep(delay).await,
                 None => return result,
             }
         }
@@ -381,204 +419,10 @@ pub fn no_hint<E: ?Sized>(_: &E) -> Option<Duration> {
     None
 }
 
-/// What a retried call keeps for its whole life: the schedule and the name in its
-/// events. The `#[retry]` expansion puts it in a `static` when every argument is a
-/// literal, so that each call's state holds a reference only.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct RetrySite {
-    policy: RetryPolicy,
-    function: &'static str,
-}
-
-impl RetrySite {
-    /// The site of `function`, retried by `policy`.
-    #[inline]
-    pub const fn new(policy: RetryPolicy, function: &'static str) -> Self {
-        Self { policy, function }
-    }
-}
-
-/// The bookkeeping of one retried call: which attempt this is and, for a policy with
-/// `max_elapsed`, when the first started (`S = Option<Instant>`; `()` keeps nothing).
-/// The `#[retry]` expansion runs its own loop around it (so that `&mut` arguments can
-/// be reborrowed for every attempt) and asks it after each attempt. It is 16 bytes
-/// without a start time, so a retried future is barely larger than a hand-written
-/// loop's.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct RetryState<'a, S = Option<Instant>> {
-    site: &'a RetrySite,
-    attempt: u32,
-    started: S,
-}
-
-/// When the first attempt started, if anyone needs to know.
-#[doc(hidden)]
-pub trait Started {
-    /// The time since the first attempt started, `None` if it was not noted.
-    fn elapsed(&self) -> Option<Duration>;
-}
-
-impl Started for () {
-    #[inline]
-    fn elapsed(&self) -> Option<Duration> {
-        None
-    }
-}
-
-impl Started for Option<Instant> {
-    #[inline]
-    fn elapsed(&self) -> Option<Duration> {
-        self.map(|started| started.elapsed())
-    }
-}
-
-impl<'a> RetryState<'a> {
-    /// Reads the clock only if `max_elapsed` is set: the success path costs no timer.
-    #[inline]
-    pub fn new(site: &'a RetrySite) -> Self {
-        let started = site.policy.max_elapsed.map(|_| Instant::now());
-        Self { site, attempt: 1, started }
-    }
-}
-
-impl<'a> RetryState<'a, ()> {
-    /// For a policy known to have no `max_elapsed`: no start time is kept.
-    #[inline]
-    pub const fn untimed(site: &'a RetrySite) -> Self {
-        Self { site, attempt: 1, started: () }
-    }
-}
-
-impl<S: Started> RetryState<'_, S> {
-    #[cold]
-    fn failed<E: Display + ?Sized>(
-        &mut self,
-        error: &E,
-        when: &impl Fn(&E) -> bool,
-        retry_after: &impl Fn(&E) -> Option<Duration>,
-    ) -> Option<Duration> {
-        let policy = &self.site.policy;
-        let max_attempts = policy.max_attempts();
-        if self.attempt >= max_attempts || !when(error) {
-            return None;
-        }
-        let delay = match retry_after(error) {
-            Some(hint) => hint,
-            None => policy.jittered_delay(self.attempt),
-        };
-        if let (Some(budget), Some(elapsed)) = (policy.max_elapsed, self.started.elapsed()) {
-            // The next attempt would start after the budget: give up now, unslept.
-            if elapsed.saturating_add(delay) > budget {
-                return None;
-            }
-        }
-        log_retry(self.site.function, self.attempt, max_attempts, delay, &error);
-        self.attempt += 1;
-        Some(delay)
-    }
-
-    /// The attempt about to run (1-based).
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-}
-
-/// After an attempt, decides whether to retry. Implemented by the state of the
-/// built-in schedule and (with the `backoff` feature) of a `backoff` policy.
-#[doc(hidden)]
-pub trait Attempts {
-    /// `Some(delay)` to sleep and retry, `None` to return `result` as it is.
-    fn after<O: Outcome>(
-        &mut self,
-        result: &O,
-        when: impl Fn(&O::Error) -> bool,
-        retry_after: impl Fn(&O::Error) -> Option<Duration>,
-    ) -> Option<Duration>
-    where
-        O::Error: Loggable;
-}
-
-impl<S: Started> Attempts for RetryState<'_, S> {
-    #[inline]
-    fn after<O: Outcome>(
-        &mut self,
-        result: &O,
-        when: impl Fn(&O::Error) -> bool,
-        retry_after: impl Fn(&O::Error) -> Option<Duration>,
-    ) -> Option<Duration>
-    where
-        O::Error: Loggable,
-    {
-        let error = result.error()?;
-        self.failed(error, &when, &retry_after)
-    }
-}
-
-fn log_retry(
-    function: &'static str,
-    attempt: u32,
-    max_attempts: u32,
-    delay: Duration,
-    error: &dyn Display,
-) {
-    tracing::warn!(
-        target: "steadfast",
-        function,
-        attempt,
-        max_attempts,
-        delay_ms = delay.as_millis() as u64,
-        error = %error,
-        "attempt failed, retrying",
-    );
-}
-
-/// The state of a `#[retry(policy = ..)]` call: the `backoff` crate's policy decides
-/// the delays (and, on std's clock, its own `max_elapsed_time`).
-#[cfg(feature = "backoff")]
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct BackoffState<B> {
-    backoff: B,
-    function: &'static str,
-    attempt: u32,
-}
-
-#[cfg(feature = "backoff")]
-impl<B: backoff::backoff::Backoff> BackoffState<B> {
-    pub fn new(mut backoff: B, function: &'static str) -> Self {
-        backoff.reset();
-        Self { backoff, function, attempt: 1 }
-    }
-}
-
-#[cfg(feature = "backoff")]
-impl<B: backoff::backoff::Backoff> Attempts for BackoffState<B> {
-    fn after<O: Outcome>(
-        &mut self,
-        result: &O,
-        when: impl Fn(&O::Error) -> bool,
-        retry_after: impl Fn(&O::Error) -> Option<Duration>,
-    ) -> Option<Duration>
-    where
-        O::Error: Loggable,
-    {
-        let error = result.error()?;
-        if !when(error) {
-            return None;
-        }
-        let computed = self.backoff.next_backoff()?;
-        let delay = retry_after(error).unwrap_or(computed);
-        log_retry(self.function, self.attempt, 0, delay, error);
-        self.attempt += 1;
-        Some(delay)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::time::Instant;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -619,13 +463,99 @@ mod tests {
         assert_eq!(RetryPolicy::new().factor(0.5).check(), Err(InvalidPolicy::Factor));
         assert_eq!(RetryPolicy::new().jitter(1.5).check(), Err(InvalidPolicy::Jitter));
         assert_eq!(RetryPolicy::new().check(), Ok(()));
-        assert_eq!(RetryPolicy::new().linear_overflow_check(), Duration::from_secs(10));
+        assert_eq!(
+            RetryPolicy::new().delay(ms(500)).max_delay(ms(100)).check(),
+            Err(InvalidPolicy::MaxDelay)
+        );
+        // The default `max_delay` gives way to a longer `delay`.
+        assert_eq!(RetryPolicy::new().delay(Duration::from_secs(30)).check(), Ok(()));
+        let linear = RetryPolicy::new().backoff(Backoff::Linear).jitter(0.0);
+        assert_eq!(linear.delay(Duration::MAX).base_delay(u32::MAX), Duration::MAX);
+        assert_eq!(
+            linear.delay(Duration::MAX / 2).max_delay(Duration::MAX).base_delay(3),
+            Duration::MAX
+        );
     }
 
-    impl RetryPolicy {
-        fn linear_overflow_check(self) -> Duration {
-            self.backoff(Backoff::Linear).delay(Duration::MAX).jitter(0.0).base_delay(u32::MAX)
+    #[test]
+    fn clamping_names_each_argument_with_the_value_used() {
+        let p = RetryPolicy::new().attempts(0).factor(0.5).jitter(1.5).delay(ms(500)).max_delay(ms(100));
+        assert!(p.needs_clamping());
+        let clamps: Vec<_> =
+            p.clamps().map(|c| (c.argument, c.given, c.used)).collect();
+        let owned = |a: &'static str, g: &str, u: &str| (a, g.to_owned(), u.to_owned());
+        assert_eq!(
+            clamps,
+            [
+                owned("attempts", "0", "1"),
+                owned("factor", "0.5", "1"),
+                owned("jitter", "1.5", "1"),
+                owned("max_delay", "100ms", "500ms"),
+            ]
+        );
+        assert_eq!(p.base_delay(1), ms(500));
+        assert_eq!(p.base_delay(3), ms(500), "factor 0.5 acts as 1");
+        let fine = RetryPolicy::new().delay(Duration::from_secs(30));
+        assert!(!fine.needs_clamping());
+        assert_eq!(fine.clamps().count(), 0);
+        assert!(RetryPolicy::new().jitter(-0.1).needs_clamping());
+        assert!(RetryPolicy::new().factor(f64::NAN).needs_clamping());
+    }
+
+    /// tokio-retry2's `exponential_backoff::saturates_at_maximum_value`, ported:
+    /// `ExponentialBackoff::from_millis(u64::MAX - 1)` sleeps `u64::MAX − 1` ms, then
+    /// saturates at `u64::MAX` ms (its largest delay; here, `max_delay`).
+    #[test]
+    fn tokio_retry2_saturates_at_maximum_value() {
+        let p = RetryPolicy::new()
+            .delay(Duration::from_millis(u64::MAX - 1))
+            .factor(2.0)
+            .max_delay(Duration::from_millis(u64::MAX))
+            .jitter(0.0);
+        assert_eq!(p.jittered_delay(1), Duration::from_millis(u64::MAX - 1));
+        assert_eq!(p.jittered_delay(2), Duration::from_millis(u64::MAX));
+        assert_eq!(p.jittered_delay(3), Duration::from_millis(u64::MAX));
+        // Factor 1 is exact too (f64 would round u64::MAX − 1 ms up to u64::MAX ms).
+        let flat = p.factor(1.0).max_delay(Duration::MAX);
+        assert_eq!(flat.jittered_delay(1_000), Duration::from_millis(u64::MAX - 1));
+        let constant = flat.backoff(Backoff::Constant);
+        assert_eq!(constant.jittered_delay(7), Duration::from_millis(u64::MAX - 1));
+    }
+
+    /// backon's `test_exponential_max_delay_without_default_2`, ported: factor 10¹⁰
+    /// from 10¹⁰ s with jitter and no maximum: the first delay is jittered around
+    /// 10¹⁰ s, the second saturates at `Duration::MAX` — every time, jitter or not.
+    #[test]
+    fn backon_exponential_max_delay_without_default_2() {
+        let p = RetryPolicy::new()
+            .attempts(3)
+            .delay(Duration::from_secs(10_000_000_000))
+            .factor(10_000_000_000.0)
+            .max_delay(Duration::MAX)
+            .jitter(0.5);
+        for _ in 0..1000 {
+            let v = p.jittered_delay(1);
+            assert!(v >= Duration::from_secs(5_000_000_000), "current: {v:?}");
+            assert!(v <= Duration::from_secs(15_000_000_000), "current: {v:?}");
+            assert_eq!(p.jittered_delay(2), Duration::MAX);
         }
+        assert_eq!(p.max_attempts(), 3); // two retries, then none
+    }
+
+    #[test]
+    fn a_jittered_delay_at_a_huge_cap_never_truncates() {
+        // Past u64 nanoseconds: the old `from_nanos(x as u64)` gave 584 years.
+        let p = RetryPolicy::new()
+            .backoff(Backoff::Constant)
+            .delay(Duration::from_secs(u64::MAX / 4))
+            .max_delay(Duration::MAX)
+            .jitter(0.5);
+        for _ in 0..1000 {
+            let v = p.jittered_delay(1);
+            assert!(v >= Duration::from_secs(u64::MAX / 8), "{v:?}");
+        }
+        let capped = p.delay(Duration::MAX);
+        assert!((0..1000).all(|_| capped.jittered_delay(1) == Duration::MAX));
     }
 
     #[test]
