@@ -399,3 +399,125 @@ async fn a_boundary_inside_retry_logs_every_attempt() {
     assert_eq!(errors.len(), 3);
     assert_eq!(errors[2].field("error"), Some("Unavailable(3)"));
 }
+
+static ZERO_CALLS: AtomicU32 = AtomicU32::new(0);
+
+// The port-bind loop of a real project: 150 attempts with no delay.
+#[retry(attempts = 150, delay = 0, jitter = 0)]
+async fn bind_port() -> Result<(), ApiError> {
+    let n = ZERO_CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    Err(ApiError::Unavailable(n))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_delay_arms_no_timer_and_retries_at_once() {
+    let start = Instant::now();
+    assert_eq!(bind_port().await, Err(ApiError::Unavailable(150)));
+    assert_eq!(ZERO_CALLS.load(Ordering::SeqCst), 150);
+    // A zero `tokio::time::sleep` waits for the timer's next 1 ms tick, which the
+    // paused clock would show as 149 ms here.
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_computed_zero_delay_does_not_sleep_either() {
+    // Exponential from an expression that is zero at run time.
+    fn configured() -> Duration {
+        Duration::ZERO
+    }
+    #[retry(attempts = 20, delay = configured())]
+    async fn f(calls: &mut u32) -> Result<(), ApiError> {
+        *calls += 1;
+        Err(ApiError::Unavailable(*calls))
+    }
+    let start = Instant::now();
+    let mut calls = 0;
+    assert_eq!(f(&mut calls).await, Err(ApiError::Unavailable(20)));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+/// Schedule values read from a configuration at run time.
+struct Config {
+    attempts: u32,
+    factor: f64,
+    jitter: f64,
+    delay: Duration,
+    max_delay: Duration,
+}
+
+#[retry(attempts = cfg.attempts, factor = cfg.factor, jitter = cfg.jitter,
+        delay = cfg.delay, max_delay = cfg.max_delay)]
+async fn configured(cfg: &Config, calls: &mut u32, origin: Instant) -> Result<(), ApiError> {
+    *calls += 1;
+    Err(ApiError::Unavailable(origin.elapsed().as_millis() as u32))
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_expressions_are_clamped_with_an_error_event_naming_them() {
+    let capture = Capture::start();
+    let cfg = Config {
+        attempts: 3,
+        factor: 0.5,
+        jitter: 1.5,
+        delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(50),
+    };
+    let origin = Instant::now();
+    let mut calls = 0;
+    // factor 1 (constant 100 ms), jitter 1 (uniform in [0, 200 ms]), max_delay 100 ms:
+    // every delay is in [0, 100 ms].
+    configured(&cfg, &mut calls, origin).await.unwrap_err();
+    assert_eq!(calls, 3);
+    assert!(origin.elapsed() <= Duration::from_millis(200), "{:?}", origin.elapsed());
+    let events = capture.steadfast();
+    let clamped: Vec<_> = events
+        .iter()
+        .filter(|e| e.level == tracing::Level::ERROR)
+        .map(|e| {
+            assert_eq!(e.field("function"), Some("configured"));
+            (e.field("argument").unwrap(), e.field("value").unwrap(), e.field("used").unwrap())
+        })
+        .collect();
+    assert_eq!(
+        clamped,
+        [("factor", "0.5", "1"), ("jitter", "1.5", "1"), ("max_delay", "50ms", "100ms")]
+    );
+
+    // `attempts = 0` runs once, says so, and never panics.
+    let capture = Capture::start();
+    let cfg = Config { attempts: 0, factor: 2.0, jitter: 0.0, ..cfg };
+    let mut calls = 0;
+    let cfg = Config { max_delay: Duration::from_secs(1), ..cfg };
+    configured(&cfg, &mut calls, origin).await.unwrap_err();
+    assert_eq!(calls, 1);
+    let events = capture.steadfast();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].level, tracing::Level::ERROR);
+    assert_eq!(events[0].field("argument"), Some("attempts"));
+    assert_eq!(events[0].field("value"), Some("0"));
+    assert_eq!(events[0].field("used"), Some("1"));
+
+    // A valid configuration logs nothing of the kind.
+    let capture = Capture::start();
+    let cfg = Config { attempts: 2, ..cfg };
+    let mut calls = 0;
+    configured(&cfg, &mut calls, origin).await.unwrap_err();
+    assert!(capture.steadfast().iter().all(|e| e.level != tracing::Level::ERROR));
+}
+
+#[tokio::test(start_paused = true)]
+async fn huge_delays_saturate_instead_of_wrapping() {
+    // With factor 1 and `max_delay = Duration::MAX`, a first delay of u64::MAX − 1 ms
+    // stays exactly that (f64 arithmetic rounded it to u64::MAX ms).
+    let p = steadfast::RetryPolicy::new()
+        .delay(Duration::from_millis(u64::MAX - 1))
+        .factor(1.0)
+        .max_delay(Duration::MAX)
+        .jitter(0.0);
+    assert_eq!(p.jittered_delay(1), Duration::from_millis(u64::MAX - 1));
+    assert_eq!(p.jittered_delay(u32::MAX), Duration::from_millis(u64::MAX - 1));
+    // 10⁴ × (u64::MAX − 1) ms is past `Duration::MAX`: the second delay saturates.
+    let p = p.factor(10_000.0);
+    assert_eq!(p.jittered_delay(2), Duration::MAX);
+    assert!((0..1000).all(|_| p.jitter(0.5).jittered_delay(5) == Duration::MAX));
+}
