@@ -104,8 +104,13 @@ pub use retry::{
 /// cloned for each attempt (a non-`Clone` owned argument is a compile error naming
 /// it). After the last attempt the last error is returned unchanged. Each retry emits a
 /// WARN event (target `steadfast`) with `function`, `attempt`, `max_attempts`,
-/// `delay_ms` and `error`. Dropping the future stops retrying at once. The success
-/// path allocates nothing and reads no clock (unless `max_elapsed` is set).
+/// `delay_ms` and `error`. `when` is not asked about the last attempt's error. A zero
+/// delay arms no timer. Delays saturate (at `max_delay`, else `Duration::MAX`), never
+/// wrap. Values written as expressions that are out of range at run time (`attempts`
+/// 0, `factor` < 1, `jitter` outside [0, 1], `max_delay` < `delay`) are clamped to the
+/// nearest valid value with an ERROR event naming the argument and the value used.
+/// Dropping the future stops retrying at once. The success path allocates nothing
+/// and reads no clock (unless `max_elapsed` is set).
 ///
 /// ```
 /// use std::time::Duration;

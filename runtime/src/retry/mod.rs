@@ -26,8 +26,11 @@ pub enum Backoff {
 ///
 /// Built with `const` methods, so a policy can be a `static`. Out-of-range values are
 /// clamped, never a panic: `attempts(0)` acts as 1, a `factor` below 1 (or NaN) as 1,
-/// a `jitter` outside `[0, 1]` is clamped into it; [`RetryPolicy::check`] tells
-/// whether a policy needed any of that.
+/// a `jitter` outside `[0, 1]` is clamped into it, a `max_delay` written shorter than
+/// `delay` acts as `delay`; [`RetryPolicy::check`] tells whether a policy needed any
+/// of that, and [`run`](Self::run) reports it with an ERROR event per call. Delays
+/// are computed in integer nanoseconds where the schedule allows (constant, linear,
+/// a whole `factor`) and saturate at `max_delay`, else at `Duration::MAX`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -143,7 +146,9 @@ impl RetryPolicy {
         self
     }
 
-    /// No single computed delay is longer than this, jitter included.
+    /// No single computed delay is longer than this, jitter included. The default,
+    /// 10 s, gives way to a longer [`delay`](Self::delay); a `max_delay` set below
+    /// `delay` is clamped up to it (and reported).
     pub const fn max_delay(mut self, max_delay: Duration) -> Self {
         self.max_delay = max_delay;
         self.max_delay_set = true;
@@ -210,8 +215,9 @@ impl RetryPolicy {
     #[inline]
     pub(crate) fn needs_clamping(&self) -> bool {
         self.attempts == 0
-            || !(self.factor >= 1.0)
-            || !(self.jitter >= 0.0 && self.jitter <= 1.0)
+            || self.factor.is_nan()
+            || self.factor < 1.0
+            || !(0.0..=1.0).contains(&self.jitter)
             || (self.max_delay_set && self.max_delay < self.delay)
     }
 
@@ -221,7 +227,7 @@ impl RetryPolicy {
     fn clamped(&self) -> Self {
         let mut policy = *self;
         policy.attempts = self.max_attempts();
-        if !(policy.factor >= 1.0) {
+        if policy.factor.is_nan() || policy.factor < 1.0 {
             policy.factor = 1.0;
         }
         policy.jitter = if policy.jitter.is_nan() { 0.0 } else { policy.jitter.clamp(0.0, 1.0) };
@@ -479,10 +485,14 @@ mod tests {
 
     #[test]
     fn clamping_names_each_argument_with_the_value_used() {
-        let p = RetryPolicy::new().attempts(0).factor(0.5).jitter(1.5).delay(ms(500)).max_delay(ms(100));
+        let p = RetryPolicy::new()
+            .attempts(0)
+            .factor(0.5)
+            .jitter(1.5)
+            .delay(ms(500))
+            .max_delay(ms(100));
         assert!(p.needs_clamping());
-        let clamps: Vec<_> =
-            p.clamps().map(|c| (c.argument, c.given, c.used)).collect();
+        let clamps: Vec<_> = p.clamps().map(|c| (c.argument, c.given, c.used)).collect();
         let owned = |a: &'static str, g: &str, u: &str| (a, g.to_owned(), u.to_owned());
         assert_eq!(
             clamps,
