@@ -79,7 +79,8 @@ pub use boundary::ErrorBoundary;
 pub use error::{LimitKind, Panicked, Rejected, TimedOut};
 pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};
 pub use retry::{
-    AnyError, Backoff, InvalidPolicy, NoHint, RetryAfter, RetryPolicy, RetryWhen, Retrying,
+    AnyError, Backoff, InvalidPolicy, NoHint, NoHook, OnRetry, RetryAfter, RetryInfo, RetryPolicy,
+    RetryWhen, Retrying, jitter,
 };
 /// Re-runs the whole body while it returns `Err` and the policy allows.
 ///
@@ -298,7 +299,7 @@ pub use steadfast_macros::error_boundary;
 /// # }
 /// ```
 pub use steadfast_macros::limit;
-pub use timeout::timeout;
+pub use timeout::{Deadline, TimeoutOutput, deadline, timeout};
 
 /// The `backoff` crate, for `#[retry(policy = ..)]` (feature `backoff`).
 #[cfg(feature = "backoff")]

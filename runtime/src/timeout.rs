@@ -38,15 +38,60 @@ use crate::TimedOut;
 /// assert_eq!(started.elapsed(), Duration::from_secs(1));
 /// # }
 /// ```
-pub async fn timeout<T, E, F>(after: Duration, body: F) -> Result<T, E>
+pub async fn timeout<F>(after: Duration, body: F) -> F::Output
 where
-    F: Future<Output = Result<T, E>>,
-    E: From<TimedOut>,
+    F: Future,
+    F::Output: TimeoutOutput,
 {
     match timeout_in(after, body).await {
         Ok(out) => out,
-        Err(timed_out) => Err(E::from(timed_out)),
+        Err(timed_out) => F::Output::timed_out(timed_out),
     }
+}
+
+/// What [`timeout()`](fn@timeout) needs its future to return: `Result<T, E>` with
+/// `E: From<TimedOut>`, so that a timeout can be returned in it.
+#[diagnostic::on_unimplemented(
+    message = "`steadfast::timeout` needs a future that returns `Result<T, E>` with `E: From<steadfast::TimedOut>`, not `{Self}`",
+    label = "the timeout is returned as `Err(E::from(TimedOut))`",
+    note = "for any other future use `steadfast::deadline(duration, future)`, which returns `Result<F::Output, TimedOut>`",
+    note = "or add `impl From<steadfast::TimedOut>` for the error type"
+)]
+pub trait TimeoutOutput {
+    /// `Err(E::from(timed_out))`.
+    fn timed_out(timed_out: TimedOut) -> Self;
+}
+
+impl<T, E: From<TimedOut>> TimeoutOutput for Result<T, E> {
+    #[inline]
+    fn timed_out(timed_out: TimedOut) -> Self {
+        Err(E::from(timed_out))
+    }
+}
+
+/// Runs any future with a deadline: `Ok(output)` if it finished within `after`,
+/// `Err(TimedOut)` (and the future dropped) if not — the shape of
+/// `tokio::time::timeout`, with the timer of [`timeout()`](fn@timeout): counted from
+/// the first poll, armed only if the future has to wait, firing under a body that
+/// spends tokio's coop budget. For a future whose output is not a `Result`, or
+/// should keep its own error type.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+/// // An `Option`, not a `Result`: `steadfast::timeout` would not take it.
+/// let got = steadfast::deadline(Duration::from_millis(250), rx.recv()).await;
+/// let err = got.unwrap_err();
+/// assert_eq!(err.after(), Duration::from_millis(250));
+/// tx.send(7).await.unwrap();
+/// assert_eq!(steadfast::deadline(Duration::from_millis(250), rx.recv()).await, Ok(Some(7)));
+/// # }
+/// ```
+pub fn deadline<F: std::future::IntoFuture>(after: Duration, future: F) -> Deadline<F::IntoFuture> {
+    timeout_in(after, future.into_future())
 }
 
 /// The expansion of `#[timeout]`: `body` with a deadline, as a future that holds
@@ -73,9 +118,10 @@ pub fn timed_out(error: TimedOut, function: &'static str) -> TimedOut {
 }
 
 pin_project! {
-    /// Polls `body` until it finishes (`Ok`) or `after` has passed since its first
-    /// poll (`Err`, with the body dropped when the future is).
-    #[doc(hidden)]
+    /// The future of [`deadline`] (and of `#[timeout]`): polls `body` until it
+    /// finishes (`Ok`) or `after` has passed since its first poll (`Err(TimedOut)`,
+    /// with the body dropped when this future is).
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct Deadline<F> {
         #[pin]
         body: F,

@@ -521,3 +521,201 @@ async fn huge_delays_saturate_instead_of_wrapping() {
     assert_eq!(p.jittered_delay(2), Duration::MAX);
     assert!((0..1000).all(|_| p.jitter(0.5).jittered_delay(5) == Duration::MAX));
 }
+
+// ----- the runtime API: schedules, hooks, levels, jitter modes, blocking retries -----
+
+mod runtime_api {
+    use super::*;
+    use std::cell::RefCell;
+    use steadfast::{Backoff, RetryInfo, RetryPolicy};
+
+    /// Runs `policy` over an operation that always fails, and returns the start time
+    /// (ms since the call) of each attempt.
+    async fn starts(policy: RetryPolicy) -> Vec<u128> {
+        let origin = Instant::now();
+        let starts = RefCell::new(Vec::new());
+        let _ = policy
+            .run(|| {
+                starts.borrow_mut().push(origin.elapsed().as_millis());
+                async { Err::<(), _>(ApiError::Unavailable(0)) }
+            })
+            .await;
+        starts.into_inner()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fibonacci_backoff_sleeps_delay_times_fib_k() {
+        let p = RetryPolicy::new()
+            .attempts(7)
+            .delay(Duration::from_millis(100))
+            .backoff(Backoff::Fibonacci)
+            .jitter(0.0);
+        // Sleeps 100, 100, 200, 300, 500, 800.
+        assert_eq!(starts(p).await, [0, 100, 200, 400, 700, 1200, 2000]);
+        let capped = p.max_delay(Duration::from_millis(250));
+        assert_eq!(starts(capped).await, [0, 100, 200, 400, 650, 900, 1150]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn on_retry_sees_each_retried_error_before_its_sleep() {
+        let seen = RefCell::new(Vec::new());
+        let mut calls = 0;
+        let origin = Instant::now();
+        let out: Result<(), ApiError> = RetryPolicy::new()
+            .attempts(4)
+            .jitter(0.0)
+            .when(ApiError::is_transient)
+            .on_retry(|e: &ApiError, info: &RetryInfo| {
+                // Called before the sleep: the clock still reads the failure's time.
+                assert_eq!(origin.elapsed(), info.elapsed());
+                seen.borrow_mut().push((e.clone(), *info));
+            })
+            .run(|| {
+                calls += 1;
+                let n = calls;
+                async move { Err(if n < 3 { ApiError::Unavailable(n) } else { ApiError::NotFound }) }
+            })
+            .await;
+        assert_eq!(out, Err(ApiError::NotFound));
+        let seen = seen.into_inner();
+        let ms = Duration::from_millis;
+        let info: Vec<_> = seen
+            .iter()
+            .map(|(e, i)| (e.clone(), i.attempt(), i.max_attempts(), i.delay(), i.elapsed()))
+            .collect();
+        // Not called for the error that is not retried.
+        assert_eq!(
+            info,
+            [
+                (ApiError::Unavailable(1), 1, 4, ms(100), ms(0)),
+                (ApiError::Unavailable(2), 2, 4, ms(200), ms(100)),
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn full_and_equal_jitter_stay_in_their_ranges_and_replay_with_a_seed() {
+        let base = RetryPolicy::new()
+            .attempts(6)
+            .delay(Duration::from_millis(1000))
+            .backoff(Backoff::Constant);
+        let full = base.full_jitter();
+        let equal = base.equal_jitter();
+        for _ in 0..500 {
+            assert!(full.jittered_delay(1) <= Duration::from_millis(1000));
+            let e = equal.jittered_delay(1);
+            assert!((Duration::from_millis(500)..=Duration::from_millis(1000)).contains(&e));
+        }
+        let draws: std::collections::HashSet<_> =
+            (0..200).map(|_| full.jittered_delay(1)).collect();
+        assert!(draws.len() > 100, "full jitter must vary");
+        assert!(draws.iter().any(|d| *d < Duration::from_millis(300)), "full reaches low values");
+
+        // With a seed the delays are known in advance, and the run sleeps exactly them.
+        for p in [full, equal, base.jitter(0.5)] {
+            steadfast::jitter::seed(11);
+            let expected: Vec<_> = (1..=5).map(|k| p.jittered_delay(k)).collect();
+            steadfast::jitter::seed(11);
+            let start = Instant::now();
+            let got = starts(p).await;
+            // tokio's timer rounds each sleep up to its next 1 ms tick.
+            let ceil_ms = |d: &Duration| d.as_nanos().div_ceil(1_000_000);
+            let mut at = 0;
+            let mut want = vec![0];
+            for d in &expected {
+                at += ceil_ms(d);
+                want.push(at);
+            }
+            assert_eq!(got, want);
+            assert_eq!(start.elapsed().as_millis(), at);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn level_sets_the_retry_events_and_none_silences_them() {
+        let p = RetryPolicy::new().attempts(3).jitter(0.0);
+        let capture = Capture::start();
+        starts(p.level(Some(tracing::Level::DEBUG))).await;
+        let events = capture.steadfast();
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| e.level == tracing::Level::DEBUG));
+        assert_eq!(events[1].field("max_attempts"), Some("3"));
+
+        let capture = Capture::start();
+        let start = Instant::now();
+        starts(p.level(None)).await;
+        assert!(capture.steadfast().is_empty());
+        assert_eq!(start.elapsed(), Duration::from_millis(300), "the schedule is unchanged");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hint_past_max_retry_after_ends_retrying_with_that_error() {
+        let policy = RetryPolicy::new()
+            .attempts(5)
+            .jitter(0.0)
+            .max_retry_after(Duration::from_secs(2))
+            .retry_after(ApiError::retry_after);
+        let hints = [Duration::from_secs(2), Duration::from_secs(30)];
+        let mut calls = 0;
+        let start = Instant::now();
+        let out: Result<(), ApiError> = policy
+            .run(|| {
+                calls += 1;
+                let hint = hints[calls - 1];
+                async move { Err(ApiError::Throttled(hint)) }
+            })
+            .await;
+        // 2 s is honoured; 30 s ends the retry at once.
+        assert_eq!(out, Err(ApiError::Throttled(Duration::from_secs(30))));
+        assert_eq!(calls, 2);
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn run_blocking_sleeps_the_schedule_on_the_thread() {
+        let seen = RefCell::new(Vec::new());
+        let mut calls = 0;
+        let start = std::time::Instant::now();
+        let out: Result<u32, ApiError> = RetryPolicy::new()
+            .attempts(4)
+            .delay(Duration::from_millis(20))
+            .jitter(0.0)
+            .when(ApiError::is_transient)
+            .on_retry(|_: &ApiError, info: &RetryInfo| seen.borrow_mut().push(info.delay()))
+            .run_blocking(|| {
+                calls += 1;
+                if calls < 3 { Err(ApiError::Unavailable(calls)) } else { Ok(calls) }
+            });
+        let elapsed = start.elapsed();
+        assert_eq!(out, Ok(3));
+        assert_eq!(seen.into_inner(), [Duration::from_millis(20), Duration::from_millis(40)]);
+        // 20 ms + 40 ms of `std::thread::sleep`.
+        assert!(
+            (Duration::from_millis(60)..Duration::from_millis(100)).contains(&elapsed),
+            "{elapsed:?}"
+        );
+
+        // `when` false, zero delays and `max_elapsed` on std's clock.
+        let mut calls = 0;
+        let out: Result<(), ApiError> = RetryPolicy::new().run_blocking(|| {
+            calls += 1;
+            Err(ApiError::NotFound)
+        });
+        assert_eq!((out, calls), (Err(ApiError::NotFound), 3), "every error is retried by default");
+        let start = std::time::Instant::now();
+        let out: Result<(), ApiError> = RetryPolicy::new()
+            .attempts(50)
+            .delay(Duration::from_millis(30))
+            .backoff(Backoff::Constant)
+            .jitter(0.0)
+            .max_elapsed(Duration::from_millis(100))
+            .run_blocking(|| Err(ApiError::Unavailable(0)));
+        assert!(out.is_err());
+        // Attempts at 0, 30, 60, 90; the next would start at 120 > 100.
+        assert!(
+            (Duration::from_millis(90)..Duration::from_millis(130)).contains(&start.elapsed()),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

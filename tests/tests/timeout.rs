@@ -221,3 +221,28 @@ async fn a_body_ready_before_the_deadline_on_a_later_poll_is_returned() {
     assert_eq!(steps().await, Ok(9));
     assert_eq!(start.elapsed(), Duration::from_millis(90));
 }
+
+#[tokio::test(start_paused = true)]
+async fn deadline_times_out_any_future_and_keeps_its_output() {
+    // An `Option` output: `steadfast::timeout` needs a `Result`, `deadline` does not.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+    let start = Instant::now();
+    let err = steadfast::deadline(Duration::from_millis(250), rx.recv()).await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_millis(250));
+    assert_eq!(err.after(), Duration::from_millis(250));
+    tx.send(7).await.unwrap();
+    assert_eq!(steadfast::deadline(Duration::from_millis(250), rx.recv()).await, Ok(Some(7)));
+    // A `Result` keeps its own error type inside.
+    let out: Result<Result<u8, &str>, TimedOut> =
+        steadfast::deadline(Duration::from_secs(1), async { Err("own error") }).await;
+    assert_eq!(out, Ok(Err("own error")));
+    // A poll loop that never ends, bounded.
+    let start = Instant::now();
+    let looped = steadfast::deadline(Duration::from_millis(40), async {
+        loop {
+            sleep(Duration::from_millis(15)).await;
+        }
+    });
+    assert!(looped.await.is_err());
+    assert_eq!(start.elapsed(), Duration::from_millis(40));
+}

@@ -2,9 +2,9 @@
 //! allows it, saturating (at `max_delay`, else at `Duration::MAX`), never wrapping,
 //! truncating or panicking.
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+use super::jitter::unit_random;
 use super::{Backoff, RetryPolicy};
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
@@ -44,6 +44,7 @@ pub(super) fn base(policy: &RetryPolicy, retry: u32) -> Duration {
         Backoff::Constant => Some(delay),
         Backoff::Linear => times(delay, u128::from(retry)),
         Backoff::Exponential => exponential(delay, policy.factor, retry - 1),
+        Backoff::Fibonacci => fibonacci(retry).and_then(|fib| times(delay, fib)),
     };
     match computed {
         Some(d) => d.min(policy.max_delay),
@@ -64,6 +65,30 @@ fn exponential(delay: Duration, factor: f64, power: u32) -> Option<Duration> {
     times_f64(delay, factor.powf(f64::from(power)))
 }
 
+/// `fib(k)` with fib(1) = fib(2) = 1; `None` once it passes every delay a `Duration`
+/// can hold (fib(140) > 10²⁸ ns).
+fn fibonacci(k: u32) -> Option<u128> {
+    if k > 140 {
+        return None;
+    }
+    let (mut a, mut b) = (0_u128, 1_u128);
+    for _ in 1..k {
+        (a, b) = (b, a + b);
+    }
+    Some(b)
+}
+
+/// A draw uniform in `[low, high]` for `full`/`equal` jitter; a delay saturated at
+/// `Duration::MAX` stays there.
+pub(super) fn between(base: Duration, low: Duration, high: Duration) -> Duration {
+    if base == Duration::MAX {
+        return base;
+    }
+    let span = (high - low).as_nanos() as f64 * unit_random();
+    // `span` is below `high - low`, so the sum stays within `high`.
+    (low + from_nanos(span as u128).unwrap_or_default()).min(high)
+}
+
 /// `base` drawn uniformly from `[base·(1−jitter), base·(1+jitter)]`, capped by
 /// `max_delay`. A delay that saturated at `Duration::MAX` stands for "longer than
 /// any `Duration`" and stays there.
@@ -76,13 +101,6 @@ pub(super) fn jittered(base: Duration, jitter: f64, max_delay: Duration) -> Dura
         Some(d) => d.min(max_delay),
         None => max_delay,
     }
-}
-
-/// A uniform number in `[0, 1)`. `RandomState` is seeded from the OS once per thread
-/// and stepped on every call: enough for jitter, without a dependency.
-fn unit_random() -> f64 {
-    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    (bits >> 11) as f64 / (1_u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -109,5 +127,14 @@ mod tests {
         assert_eq!(exponential(Duration::from_nanos(3), 10.0, 20), from_nanos(3 * 10_u128.pow(20)));
         assert_eq!(exponential(Duration::from_secs(1), 2.0, 200), None);
         assert_eq!(exponential(Duration::from_secs(1), 1e300, 2), None);
+    }
+
+    #[test]
+    fn fibonacci_numbers_saturate() {
+        let fibs: Vec<_> = (1..=8).map(|k| fibonacci(k).unwrap()).collect();
+        assert_eq!(fibs, [1, 1, 2, 3, 5, 8, 13, 21]);
+        assert!(fibonacci(140).is_some());
+        assert_eq!(fibonacci(141), None);
+        assert_eq!(fibonacci(u32::MAX), None);
     }
 }

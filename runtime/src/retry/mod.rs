@@ -1,12 +1,20 @@
 //! `#[retry]`: the delay schedule and the loop that re-runs a failed operation.
 
 mod delay;
+pub mod jitter;
+mod retrying;
 mod state;
 
 use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
+use tracing::Level;
+
+pub use retrying::{
+    AnyError, NoHint, NoHook, OnRetry, RetryAfter, RetryInfo, RetryWhen, Retrying, any_error,
+    no_hint,
+};
 #[cfg(feature = "backoff")]
 pub use state::BackoffState;
 pub use state::{Attempts, RetrySite, RetryState, Started, sleep};
@@ -20,6 +28,19 @@ pub enum Backoff {
     Linear,
     /// `delay` before every retry.
     Constant,
+    /// `delay · fib(k)` (1, 1, 2, 3, 5, …) before the k-th retry.
+    Fibonacci,
+}
+
+/// How a delay `d` is randomised (see [`RetryPolicy::jitter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JitterMode {
+    /// Uniform in `[d·(1−J), d·(1+J)]`.
+    Spread,
+    /// Uniform in `[0, d]` (AWS's "full jitter").
+    Full,
+    /// Uniform in `[d/2, d]` (AWS's "equal jitter").
+    Equal,
 }
 
 /// When and how long to wait between attempts: the schedule of `#[retry]`.
@@ -68,6 +89,10 @@ pub struct RetryPolicy {
     max_delay: Duration,
     jitter: f64,
     max_elapsed: Option<Duration>,
+    jitter_mode: JitterMode,
+    max_retry_after: Option<Duration>,
+    // `None`: no retry events.
+    level: Option<Level>,
     // Whether `max_delay` was written: the default (10 s) gives way to a longer
     // `delay` silently, a written one below `delay` is clamped with an event.
     max_delay_set: bool,
@@ -118,6 +143,9 @@ impl RetryPolicy {
             max_delay: Duration::from_secs(10),
             jitter: 0.5,
             max_elapsed: None,
+            jitter_mode: JitterMode::Spread,
+            max_retry_after: None,
+            level: Some(Level::WARN),
             max_delay_set: false,
         }
     }
@@ -156,8 +184,44 @@ impl RetryPolicy {
     }
 
     /// Each delay `d` is drawn uniformly from `[d·(1−J), d·(1+J)]`; 0 gives exact delays.
+    /// Draws can be made reproducible with [`jitter::seed`](crate::jitter::seed).
     pub const fn jitter(mut self, jitter: f64) -> Self {
         self.jitter = jitter;
+        self.jitter_mode = JitterMode::Spread;
+        self
+    }
+
+    /// Each delay `d` is drawn uniformly from `[0, d]`: AWS's "full jitter".
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::RetryPolicy;
+    ///
+    /// let p = RetryPolicy::new().delay(Duration::from_secs(1)).full_jitter();
+    /// assert!((0..100).all(|_| p.jittered_delay(1) <= Duration::from_secs(1)));
+    /// ```
+    pub const fn full_jitter(mut self) -> Self {
+        self.jitter_mode = JitterMode::Full;
+        self
+    }
+
+    /// Each delay `d` is drawn uniformly from `[d/2, d]`: AWS's "equal jitter".
+    pub const fn equal_jitter(mut self) -> Self {
+        self.jitter_mode = JitterMode::Equal;
+        self
+    }
+
+    /// A Retry-After hint longer than this ends retrying at once, with that error
+    /// (waiting less than the server asked would only be refused again).
+    pub const fn max_retry_after(mut self, max_retry_after: Duration) -> Self {
+        self.max_retry_after = Some(max_retry_after);
+        self
+    }
+
+    /// The level of the retry events (`Some(Level::WARN)` by default); `None` emits
+    /// none. The ERROR events of clamped values are not affected.
+    pub const fn level(mut self, level: Option<Level>) -> Self {
+        self.level = level;
         self
     }
 
@@ -207,7 +271,12 @@ impl RetryPolicy {
     /// `Duration::MAX` is not jittered.
     pub fn jittered_delay(&self, retry: u32) -> Duration {
         let policy = self.clamped();
-        delay::jittered(delay::base(&policy, retry), policy.jitter, policy.max_delay)
+        let base = delay::base(&policy, retry);
+        match policy.jitter_mode {
+            JitterMode::Spread => delay::jittered(base, policy.jitter, policy.max_delay),
+            JitterMode::Full => delay::between(base, Duration::ZERO, base),
+            JitterMode::Equal => delay::between(base, base / 2, base),
+        }
     }
 
     /// Whether any value is out of range ([`check`](Self::check) says which);
@@ -265,14 +334,79 @@ impl RetryPolicy {
         self.when(AnyError).run(op).await
     }
 
+    /// [`run`](Self::run) for a blocking closure, sleeping with `std::thread::sleep`
+    /// (see [`Retrying::run_blocking`]).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use steadfast::RetryPolicy;
+    ///
+    /// let mut calls = 0;
+    /// let started = Instant::now();
+    /// let out: Result<u32, String> = RetryPolicy::new()
+    ///     .delay(Duration::from_millis(5))
+    ///     .jitter(0.0)
+    ///     .run_blocking(|| {
+    ///         calls += 1;
+    ///         if calls < 3 { Err(format!("busy {calls}")) } else { Ok(calls) }
+    ///     });
+    /// assert_eq!(out, Ok(3));
+    /// assert!(started.elapsed() >= Duration::from_millis(15)); // 5 ms, then 10 ms
+    /// ```
+    pub fn run_blocking<T, E, Op>(&self, op: Op) -> Result<T, E>
+    where
+        Op: FnMut() -> Result<T, E>,
+        E: Display,
+    {
+        self.when(AnyError).run_blocking(op)
+    }
+
     /// Retries only the errors for which `when` returns `true`.
     pub fn when<W>(self, when: W) -> Retrying<W, NoHint> {
-        Retrying { policy: self, name: "retry", when, retry_after: NoHint }
+        self.retrying().when(when)
     }
 
     /// Uses `retry_after`'s `Some(d)` instead of the computed delay (see [`Retrying`]).
     pub fn retry_after<H>(self, retry_after: H) -> Retrying<AnyError, H> {
-        Retrying { policy: self, name: "retry", when: AnyError, retry_after }
+        self.retrying().retry_after(retry_after)
+    }
+
+    /// Calls `on_retry(&error, &info)` before each backoff sleep (see [`RetryInfo`]).
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::time::Duration;
+    /// use steadfast::{RetryInfo, RetryPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let seen = RefCell::new(Vec::new());
+    /// let _ = RetryPolicy::new()
+    ///     .jitter(0.0)
+    ///     .on_retry(|e: &String, info: &RetryInfo| {
+    ///         seen.borrow_mut().push((e.clone(), info.attempt(), info.delay(), info.elapsed()));
+    ///     })
+    ///     .run(|| async { Err::<(), _>("down".to_owned()) })
+    ///     .await;
+    /// let ms = Duration::from_millis;
+    /// assert_eq!(
+    ///     seen.into_inner(),
+    ///     [("down".to_owned(), 1, ms(100), ms(0)), ("down".to_owned(), 2, ms(200), ms(100))]
+    /// );
+    /// # }
+    /// ```
+    pub fn on_retry<R>(self, on_retry: R) -> Retrying<AnyError, NoHint, R> {
+        self.retrying().on_retry(on_retry)
+    }
+
+    fn retrying(self) -> Retrying<AnyError, NoHint> {
+        Retrying {
+            policy: self,
+            name: "retry",
+            when: AnyError,
+            retry_after: NoHint,
+            on_retry: NoHook,
+        }
     }
 }
 
@@ -287,142 +421,6 @@ impl Clamp {
     fn new(argument: &'static str, given: impl Display, used: impl Display) -> Self {
         Self { argument, given: given.to_string(), used: used.to_string() }
     }
-}
-
-/// A [`RetryPolicy`] with a predicate and a Retry-After hint, ready to [`run`](Self::run).
-///
-/// ```
-/// use std::time::Duration;
-/// use steadfast::RetryPolicy;
-///
-/// #[derive(Debug)]
-/// enum ApiError { Throttled(Duration), NotFound }
-/// impl std::fmt::Display for ApiError {
-///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") }
-/// }
-///
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() {
-/// let mut calls = 0;
-/// let started = tokio::time::Instant::now();
-/// let result: Result<(), ApiError> = RetryPolicy::new()
-///     .when(|e: &ApiError| matches!(e, ApiError::Throttled(_)))
-///     .retry_after(|e: &ApiError| match e { ApiError::Throttled(d) => Some(*d), _ => None })
-///     .name("get_user")
-///     .run(|| {
-///         calls += 1;
-///         let first = calls == 1;
-///         async move { if first { Err(ApiError::Throttled(Duration::from_secs(2))) } else { Err(ApiError::NotFound) } }
-///     })
-///     .await;
-/// assert!(matches!(result, Err(ApiError::NotFound))); // not retried: `when` is false
-/// assert_eq!(calls, 2);
-/// assert_eq!(started.elapsed(), Duration::from_secs(2)); // the server's hint
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct Retrying<W, H> {
-    policy: RetryPolicy,
-    name: &'static str,
-    when: W,
-    retry_after: H,
-}
-
-impl<W, H> Retrying<W, H> {
-    /// Retries only the errors for which `when` returns `true`.
-    pub fn when<W2>(self, when: W2) -> Retrying<W2, H> {
-        Retrying { policy: self.policy, name: self.name, when, retry_after: self.retry_after }
-    }
-
-    /// `Some(d)` from `retry_after` replaces the computed delay (a server's
-    /// Retry-After); it is still bounded by `max_elapsed`.
-    pub fn retry_after<H2>(self, retry_after: H2) -> Retrying<W, H2> {
-        Retrying { policy: self.policy, name: self.name, when: self.when, retry_after }
-    }
-
-    /// The name logged in the `function` field of retry events.
-    pub fn name(mut self, name: &'static str) -> Self {
-        self.name = name;
-        self
-    }
-
-    /// Runs `op` until it succeeds, returns an error that `when` rejects, or the
-    /// policy gives up; then returns the last result unchanged. Dropping the future
-    /// stops at once.
-    pub async fn run<T, E, Op, Fut>(&self, mut op: Op) -> Result<T, E>
-    where
-        Op: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: Display,
-        W: RetryWhen<E>,
-        H: RetryAfter<E>,
-    {
-        let site = RetrySite::new(self.policy, self.name);
-        let mut state = RetryState::new(&site);
-        loop {
-            let result = op().await;
-            match state.after(&result, |e| self.when.retry(e), |e| self.retry_after.hint(e)) {
-                Some(delay) => sleep(delay).await,
-                None => return result,
-            }
-        }
-    }
-}
-
-/// Which errors to retry: any `Fn(&E) -> bool`, or [`AnyError`].
-pub trait RetryWhen<E> {
-    /// `true` if this error should be retried.
-    fn retry(&self, error: &E) -> bool;
-}
-
-impl<E, F: Fn(&E) -> bool> RetryWhen<E> for F {
-    fn retry(&self, error: &E) -> bool {
-        self(error)
-    }
-}
-
-/// Retry every error (the default `when`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AnyError;
-
-impl<E> RetryWhen<E> for AnyError {
-    fn retry(&self, _: &E) -> bool {
-        true
-    }
-}
-
-/// A Retry-After hint source: any `Fn(&E) -> Option<Duration>`, or none.
-pub trait RetryAfter<E> {
-    /// The server's requested delay for this error, if any.
-    fn hint(&self, error: &E) -> Option<Duration>;
-}
-
-impl<E, F: Fn(&E) -> Option<Duration>> RetryAfter<E> for F {
-    fn hint(&self, error: &E) -> Option<Duration> {
-        self(error)
-    }
-}
-
-/// No Retry-After hint: always the computed delay.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoHint;
-
-impl<E> RetryAfter<E> for NoHint {
-    fn hint(&self, _: &E) -> Option<Duration> {
-        None
-    }
-}
-
-/// The default `when`: retry every error.
-#[doc(hidden)]
-pub fn any_error<E: ?Sized>(_: &E) -> bool {
-    true
-}
-
-/// The default `retry_after`: no hint.
-#[doc(hidden)]
-pub fn no_hint<E: ?Sized>(_: &E) -> Option<Duration> {
-    None
 }
 
 #[cfg(test)]

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
+use tracing::Level;
 
 use super::RetryPolicy;
+use super::retrying::RetryInfo;
 use crate::__private::{Loggable, Outcome};
 
 /// What a retried call keeps for its whole life: the schedule and the name in its
@@ -92,6 +94,15 @@ impl Started for Option<Instant> {
     }
 }
 
+// Blocking retries measure on std's clock: tokio's does not move while a thread sleeps
+// under a paused runtime.
+impl Started for Option<std::time::Instant> {
+    #[inline]
+    fn elapsed(&self) -> Option<Duration> {
+        self.map(|started| started.elapsed())
+    }
+}
+
 impl<'a> RetryState<'a> {
     /// Reads the clock only if `max_elapsed` is set: the success path costs no timer.
     #[inline]
@@ -99,6 +110,26 @@ impl<'a> RetryState<'a> {
         site.check();
         let started = site.policy.max_elapsed.map(|_| Instant::now());
         Self { site, attempt: 1, started }
+    }
+}
+
+impl<'a> RetryState<'a> {
+    /// Notes the start also when `hook` is true (an `on_retry` hook reports
+    /// `elapsed`), not only for `max_elapsed`.
+    #[inline]
+    pub fn timed(site: &'a RetrySite, hook: bool) -> Self {
+        site.check();
+        let timed = hook || site.policy.max_elapsed.is_some();
+        Self { site, attempt: 1, started: timed.then(Instant::now) }
+    }
+}
+
+impl<'a> RetryState<'a, Option<std::time::Instant>> {
+    /// For a blocking retry: the start on std's clock.
+    #[inline]
+    pub fn blocking(site: &'a RetrySite) -> Self {
+        site.check();
+        Self { site, attempt: 1, started: Some(std::time::Instant::now()) }
     }
 }
 
@@ -112,12 +143,15 @@ impl<'a> RetryState<'a, ()> {
 }
 
 impl<S: Started> RetryState<'_, S> {
+    /// After a failed attempt: `Some(delay)` to sleep and retry, `None` to return the
+    /// error. `on_retry` is called before the sleep.
     #[cold]
-    fn failed<E: Display + ?Sized>(
+    pub(super) fn failed<E: Display + ?Sized>(
         &mut self,
         error: &E,
         when: &impl Fn(&E) -> bool,
         retry_after: &impl Fn(&E) -> Option<Duration>,
+        on_retry: &impl Fn(&E, &RetryInfo),
     ) -> Option<Duration> {
         let policy = &self.site.policy;
         let max_attempts = policy.max_attempts();
@@ -127,6 +161,9 @@ impl<S: Started> RetryState<'_, S> {
             return None;
         }
         let delay = match retry_after(error) {
+            // A hint past `max_retry_after` ends retrying: a shorter wait would only
+            // be refused again.
+            Some(hint) if policy.max_retry_after.is_some_and(|max| hint > max) => return None,
             Some(hint) => hint,
             None => policy.jittered_delay(self.attempt),
         };
@@ -136,7 +173,11 @@ impl<S: Started> RetryState<'_, S> {
                 return None;
             }
         }
-        log_retry(self.site.function, self.attempt, Some(max_attempts), delay, &error);
+        let elapsed = self.started.elapsed().unwrap_or_default();
+        on_retry(error, &RetryInfo { attempt: self.attempt, max_attempts, delay, elapsed });
+        if let Some(level) = policy.level {
+            log_retry(level, self.site.function, self.attempt, Some(max_attempts), delay, &error);
+        }
         self.attempt += 1;
         Some(delay)
     }
@@ -173,7 +214,7 @@ impl<S: Started> Attempts for RetryState<'_, S> {
         O::Error: Loggable,
     {
         let error = result.error()?;
-        self.failed(error, &when, &retry_after)
+        self.failed(error, &when, &retry_after, &|_, _| {})
     }
 
     #[inline]
@@ -182,9 +223,10 @@ impl<S: Started> Attempts for RetryState<'_, S> {
     }
 }
 
-/// The WARN event of a retry. `max_attempts` is left out when the schedule does not
-/// know it (a `backoff` policy).
+/// The event of a retry (WARN unless the policy says otherwise). `max_attempts` is
+/// left out when the schedule does not know it (a `backoff` policy).
 fn log_retry(
+    level: Level,
     function: &'static str,
     attempt: u32,
     max_attempts: Option<u32>,
@@ -192,25 +234,26 @@ fn log_retry(
     error: &dyn Display,
 ) {
     let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-    match max_attempts {
-        Some(max_attempts) => tracing::warn!(
-            target: "steadfast",
-            function,
-            attempt,
-            max_attempts,
-            delay_ms,
-            error = %error,
-            "attempt failed, retrying",
-        ),
-        None => tracing::warn!(
-            target: "steadfast",
-            function,
-            attempt,
-            delay_ms,
-            error = %error,
-            "attempt failed, retrying",
-        ),
+    // `event!` needs its level as a constant: one call site per level.
+    macro_rules! at {
+        ($($level:ident)*) => {
+            match (level, max_attempts) {
+                $(
+                    (Level::$level, Some(max_attempts)) => tracing::event!(
+                        target: "steadfast", Level::$level,
+                        function, attempt, max_attempts, delay_ms, error = %error,
+                        "attempt failed, retrying",
+                    ),
+                    (Level::$level, None) => tracing::event!(
+                        target: "steadfast", Level::$level,
+                        function, attempt, delay_ms, error = %error,
+                        "attempt failed, retrying",
+                    ),
+                )*
+            }
+        };
     }
+    at!(ERROR WARN INFO DEBUG TRACE);
 }
 
 /// Sleeps `delay` on tokio's clock before the next attempt; a zero delay arms no
@@ -281,7 +324,7 @@ impl<B: backoff::backoff::Backoff> Attempts for BackoffState<B> {
         let computed = self.backoff.next_backoff()?;
         let delay = retry_after(error).unwrap_or(computed);
         // The policy decides when to stop: there is no `max_attempts` to log.
-        log_retry(self.function, self.attempt, None, delay, error);
+        log_retry(Level::WARN, self.function, self.attempt, None, delay, error);
         self.attempt += 1;
         Some(delay)
     }
