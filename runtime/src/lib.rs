@@ -79,8 +79,8 @@ pub use boundary::ErrorBoundary;
 pub use error::{LimitKind, Panicked, Rejected, TimedOut};
 pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};
 pub use retry::{
-    AnyError, Backoff, InvalidPolicy, NoHint, NoHook, OnRetry, RetryAfter, RetryInfo, RetryPolicy,
-    RetryWhen, Retrying, jitter,
+    AnyError, Backoff, Delay, Delays, InvalidPolicy, List, NoHint, NoHook, OnRetry, RetryAfter,
+    RetryInfo, RetryPolicy, RetryWhen, Retrying, jitter,
 };
 /// Re-runs the whole body while it returns `Err` and the policy allows.
 ///

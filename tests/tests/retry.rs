@@ -718,4 +718,81 @@ mod runtime_api {
             start.elapsed()
         );
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_schedule_sleeps_its_items_in_order_until_it_runs_out() {
+        let ms = Duration::from_millis;
+        // Not capped by the default `max_delay`, no jitter unless set, no default
+        // attempt limit: the schedule's length decides.
+        let origin = Instant::now();
+        let seen = RefCell::new(Vec::new());
+        let out: Result<(), ApiError> = RetryPolicy::new()
+            .schedule([ms(10), ms(20_000), ms(5)])
+            .run(|| {
+                seen.borrow_mut().push(origin.elapsed().as_millis());
+                async { Err(ApiError::Unavailable(0)) }
+            })
+            .await;
+        assert!(out.is_err());
+        assert_eq!(seen.into_inner(), [0, 10, 20_010, 20_015]);
+
+        // A written `max_delay` caps, written `attempts` stop early, any iterator works.
+        let run = |p: steadfast::Retrying<_, _, _, _>| async move {
+            let origin = Instant::now();
+            let seen = RefCell::new(Vec::new());
+            let _: Result<(), ApiError> = p
+                .run(|| {
+                    seen.borrow_mut().push(origin.elapsed().as_millis());
+                    async { Err(ApiError::Unavailable(0)) }
+                })
+                .await;
+            seen.into_inner()
+        };
+        let iter = (1..=10_u64).map(|k| ms(100 * k));
+        let p = RetryPolicy::new().attempts(4).max_delay(ms(250)).schedule(iter);
+        assert_eq!(run(p).await, [0, 100, 300, 550]);
+
+        // A hint replaces an item (and uses it up); `when` still decides.
+        let hints = RefCell::new(vec![Some(ms(1000)), None, None]);
+        let origin = Instant::now();
+        let mut calls = 0;
+        let out: Result<(), ApiError> = RetryPolicy::new()
+            .retry_after(|_: &ApiError| hints.borrow_mut().remove(0))
+            .schedule(vec![ms(10), ms(20), ms(30)])
+            .run(|| {
+                calls += 1;
+                async { Err(ApiError::Unavailable(0)) }
+            })
+            .await;
+        assert!(out.is_err());
+        assert_eq!(calls, 4);
+        assert_eq!(origin.elapsed(), ms(1050)); // 1000 (the hint, for 10), 20, 30
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_schedule_is_jittered_only_when_a_jitter_is_set() {
+        let ms = Duration::from_millis;
+        // The draw of a constant 1 s policy applies to the listed 1 s item.
+        let constant = RetryPolicy::new()
+            .attempts(2)
+            .delay(ms(1000))
+            .backoff(Backoff::Constant)
+            .jitter(0.5)
+            .max_delay(Duration::MAX);
+        steadfast::jitter::seed(5);
+        let want = constant.jittered_delay(1);
+        steadfast::jitter::seed(5);
+        let start = Instant::now();
+        let _: Result<(), ApiError> =
+            constant.schedule([ms(1000)]).run(|| async { Err(ApiError::Unavailable(0)) }).await;
+        assert_eq!(start.elapsed().as_millis(), want.as_nanos().div_ceil(1_000_000));
+        assert_ne!(want, ms(1000), "seed 5 draws a jittered delay");
+        // Without a jitter the listed item is exact (the policy's default 0.5 is not used).
+        let start = Instant::now();
+        let _: Result<(), ApiError> = RetryPolicy::new()
+            .schedule([ms(1000), ms(7)])
+            .run(|| async { Err(ApiError::Unavailable(0)) })
+            .await;
+        assert_eq!(start.elapsed(), ms(1007));
+    }
 }

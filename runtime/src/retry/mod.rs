@@ -12,8 +12,8 @@ use std::time::Duration;
 use tracing::Level;
 
 pub use retrying::{
-    AnyError, NoHint, NoHook, OnRetry, RetryAfter, RetryInfo, RetryWhen, Retrying, any_error,
-    no_hint,
+    AnyError, Delay, Delays, List, NoHint, NoHook, OnRetry, RetryAfter, RetryInfo, RetryWhen,
+    Retrying, any_error, no_hint,
 };
 #[cfg(feature = "backoff")]
 pub use state::BackoffState;
@@ -96,6 +96,9 @@ pub struct RetryPolicy {
     // Whether `max_delay` was written: the default (10 s) gives way to a longer
     // `delay` silently, a written one below `delay` is clamped with an event.
     max_delay_set: bool,
+    // Whether `attempts` and a jitter were written: a `schedule` uses them only then.
+    attempts_set: bool,
+    jitter_set: bool,
 }
 
 impl Default for RetryPolicy {
@@ -147,12 +150,15 @@ impl RetryPolicy {
             max_retry_after: None,
             level: Some(Level::WARN),
             max_delay_set: false,
+            attempts_set: false,
+            jitter_set: false,
         }
     }
 
     /// Total attempts, the first included.
     pub const fn attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts;
+        self.attempts_set = true;
         self
     }
 
@@ -188,6 +194,7 @@ impl RetryPolicy {
     pub const fn jitter(mut self, jitter: f64) -> Self {
         self.jitter = jitter;
         self.jitter_mode = JitterMode::Spread;
+        self.jitter_set = true;
         self
     }
 
@@ -202,12 +209,14 @@ impl RetryPolicy {
     /// ```
     pub const fn full_jitter(mut self) -> Self {
         self.jitter_mode = JitterMode::Full;
+        self.jitter_set = true;
         self
     }
 
     /// Each delay `d` is drawn uniformly from `[d/2, d]`: AWS's "equal jitter".
     pub const fn equal_jitter(mut self) -> Self {
         self.jitter_mode = JitterMode::Equal;
+        self.jitter_set = true;
         self
     }
 
@@ -271,7 +280,32 @@ impl RetryPolicy {
     /// `Duration::MAX` is not jittered.
     pub fn jittered_delay(&self, retry: u32) -> Duration {
         let policy = self.clamped();
-        let base = delay::base(&policy, retry);
+        policy.jitter_of(delay::base(&policy, retry))
+    }
+
+    /// One delay of a `schedule`: capped by `max_delay`, jittered if a jitter was set.
+    pub(super) fn listed_delay(&self, listed: Duration) -> Duration {
+        let policy = self.clamped();
+        let capped = listed.min(policy.max_delay);
+        if policy.jitter_set { policy.jitter_of(capped) } else { capped }
+    }
+
+    /// The policy a `schedule` runs under: no `delay` (so no `max_delay` below it),
+    /// the default `max_delay` lifted (only a written one caps), and no attempt
+    /// limit unless `attempts` was written.
+    pub(super) fn for_schedule(mut self) -> Self {
+        self.delay = Duration::ZERO;
+        if !self.max_delay_set {
+            self.max_delay = Duration::MAX;
+        }
+        if !self.attempts_set {
+            self.attempts = u32::MAX;
+        }
+        self
+    }
+
+    fn jitter_of(&self, base: Duration) -> Duration {
+        let policy = self;
         match policy.jitter_mode {
             JitterMode::Spread => delay::jittered(base, policy.jitter, policy.max_delay),
             JitterMode::Full => delay::between(base, Duration::ZERO, base),
@@ -399,6 +433,14 @@ impl RetryPolicy {
         self.retrying().on_retry(on_retry)
     }
 
+    /// Sleeps the delays of `schedule` (see [`Retrying::schedule`]).
+    pub fn schedule<I>(self, schedule: I) -> Retrying<AnyError, NoHint, NoHook, List<I>>
+    where
+        I: IntoIterator<Item = Duration> + Clone,
+    {
+        self.retrying().schedule(schedule)
+    }
+
     fn retrying(self) -> Retrying<AnyError, NoHint> {
         Retrying {
             policy: self,
@@ -406,6 +448,7 @@ impl RetryPolicy {
             when: AnyError,
             retry_after: NoHint,
             on_retry: NoHook,
+            schedule: Delays,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::RetryPolicy;
-use super::state::{RetrySite, RetryState, sleep};
+use super::state::{Computed, Listed, RetrySite, RetryState, Schedule, sleep};
 
 /// A [`RetryPolicy`] with a predicate and a Retry-After hint, ready to [`run`](Self::run).
 ///
@@ -40,34 +40,66 @@ use super::state::{RetrySite, RetryState, sleep};
 /// # }
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct Retrying<W, H, R = NoHook> {
+pub struct Retrying<W, H, R = NoHook, S = Delays> {
     pub(super) policy: RetryPolicy,
     pub(super) name: &'static str,
     pub(super) when: W,
     pub(super) retry_after: H,
     pub(super) on_retry: R,
+    pub(super) schedule: S,
 }
 
-impl<W, H, R> Retrying<W, H, R> {
+impl<W, H, R, S> Retrying<W, H, R, S> {
     /// Retries only the errors for which `when` returns `true`.
-    pub fn when<W2>(self, when: W2) -> Retrying<W2, H, R> {
-        let Retrying { policy, name, retry_after, on_retry, .. } = self;
-        Retrying { policy, name, when, retry_after, on_retry }
+    pub fn when<W2>(self, when: W2) -> Retrying<W2, H, R, S> {
+        let Retrying { policy, name, retry_after, on_retry, schedule, .. } = self;
+        Retrying { policy, name, when, retry_after, on_retry, schedule }
+    }
+
+    /// Sleeps the delays of `schedule` instead of the computed ones: the k-th retry
+    /// sleeps its k-th item, capped by `max_delay` (if set), jittered only if a jitter
+    /// was set on the policy; retrying stops when it runs out, or at `attempts` if
+    /// that was set. Each run starts from a clone of `schedule`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::RetryPolicy;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let ms = Duration::from_millis;
+    /// let mut calls = 0;
+    /// let started = tokio::time::Instant::now();
+    /// let out: Result<(), &str> = RetryPolicy::new()
+    ///     .when(|_: &&str| true)
+    ///     .schedule([ms(10), ms(50), ms(250)])
+    ///     .run(|| { calls += 1; async { Err("down") } })
+    ///     .await;
+    /// assert_eq!((out, calls), (Err("down"), 4)); // the first call and three retries
+    /// assert_eq!(started.elapsed(), ms(310));
+    /// # }
+    /// ```
+    pub fn schedule<I>(self, schedule: I) -> Retrying<W, H, R, List<I>>
+    where
+        I: IntoIterator<Item = Duration> + Clone,
+    {
+        let Retrying { policy, name, when, retry_after, on_retry, .. } = self;
+        Retrying { policy, name, when, retry_after, on_retry, schedule: List(schedule) }
     }
 
     /// `Some(d)` from `retry_after` replaces the computed delay (a server's
     /// Retry-After); it is still bounded by `max_elapsed`, and by
     /// [`max_retry_after`](RetryPolicy::max_retry_after) if set.
-    pub fn retry_after<H2>(self, retry_after: H2) -> Retrying<W, H2, R> {
-        let Retrying { policy, name, when, on_retry, .. } = self;
-        Retrying { policy, name, when, retry_after, on_retry }
+    pub fn retry_after<H2>(self, retry_after: H2) -> Retrying<W, H2, R, S> {
+        let Retrying { policy, name, when, on_retry, schedule, .. } = self;
+        Retrying { policy, name, when, retry_after, on_retry, schedule }
     }
 
     /// Calls `on_retry(&error, &info)` before each backoff sleep, with the error of
     /// the attempt that just failed (see [`RetryInfo`]): for counters, logs, metrics.
-    pub fn on_retry<R2>(self, on_retry: R2) -> Retrying<W, H, R2> {
-        let Retrying { policy, name, when, retry_after, .. } = self;
-        Retrying { policy, name, when, retry_after, on_retry }
+    pub fn on_retry<R2>(self, on_retry: R2) -> Retrying<W, H, R2, S> {
+        let Retrying { policy, name, when, retry_after, schedule, .. } = self;
+        Retrying { policy, name, when, retry_after, on_retry, schedule }
     }
 
     /// The name logged in the `function` field of retry events.
@@ -87,8 +119,10 @@ impl<W, H, R> Retrying<W, H, R> {
         W: RetryWhen<E>,
         H: RetryAfter<E>,
         R: OnRetry<E>,
+        S: Delay,
     {
-        let site = RetrySite::new(self.policy, self.name);
+        let site = RetrySite::new(self.schedule.policy(self.policy), self.name);
+        let mut schedule = self.schedule.start();
         let mut state = RetryState::timed(&site, R::ACTIVE);
         loop {
             let result = op().await;
@@ -98,6 +132,7 @@ impl<W, H, R> Retrying<W, H, R> {
                 &|e: &E| self.when.retry(e),
                 &|e: &E| self.retry_after.hint(e),
                 &|e: &E, info: &RetryInfo| self.on_retry.on_retry(e, info),
+                &mut schedule,
             ) {
                 Some(delay) => sleep(delay).await,
                 None => return result,
@@ -116,8 +151,10 @@ impl<W, H, R> Retrying<W, H, R> {
         W: RetryWhen<E>,
         H: RetryAfter<E>,
         R: OnRetry<E>,
+        S: Delay,
     {
-        let site = RetrySite::new(self.policy, self.name);
+        let site = RetrySite::new(self.schedule.policy(self.policy), self.name);
+        let mut schedule = self.schedule.start();
         let mut state = RetryState::blocking(&site);
         loop {
             let result = op();
@@ -127,6 +164,7 @@ impl<W, H, R> Retrying<W, H, R> {
                 &|e: &E| self.when.retry(e),
                 &|e: &E| self.retry_after.hint(e),
                 &|e: &E, info: &RetryInfo| self.on_retry.on_retry(e, info),
+                &mut schedule,
             ) {
                 // A zero delay does not sleep (nor yield the thread).
                 Some(delay) if delay.is_zero() => {}
@@ -134,6 +172,44 @@ impl<W, H, R> Retrying<W, H, R> {
                 None => return result,
             }
         }
+    }
+}
+
+/// Where a [`Retrying`]'s delays come from: the policy's ([`Delays`]) or a list
+/// ([`List`], from [`Retrying::schedule`]).
+pub trait Delay {
+    #[doc(hidden)]
+    type Schedule: Schedule;
+    #[doc(hidden)]
+    fn start(&self) -> Self::Schedule;
+    #[doc(hidden)]
+    fn policy(&self, policy: RetryPolicy) -> RetryPolicy {
+        policy
+    }
+}
+
+/// The delays the policy computes (the default of [`Retrying`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delays;
+
+impl Delay for Delays {
+    type Schedule = Computed;
+    fn start(&self) -> Computed {
+        Computed
+    }
+}
+
+/// A list of delays, from [`Retrying::schedule`].
+#[derive(Debug, Clone, Copy)]
+pub struct List<I>(I);
+
+impl<I: IntoIterator<Item = Duration> + Clone> Delay for List<I> {
+    type Schedule = Listed<I::IntoIter>;
+    fn start(&self) -> Self::Schedule {
+        Listed(self.0.clone().into_iter())
+    }
+    fn policy(&self, policy: RetryPolicy) -> RetryPolicy {
+        policy.for_schedule()
     }
 }
 

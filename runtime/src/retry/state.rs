@@ -152,6 +152,7 @@ impl<S: Started> RetryState<'_, S> {
         when: &impl Fn(&E) -> bool,
         retry_after: &impl Fn(&E) -> Option<Duration>,
         on_retry: &impl Fn(&E, &RetryInfo),
+        schedule: &mut impl Schedule,
     ) -> Option<Duration> {
         let policy = &self.site.policy;
         let max_attempts = policy.max_attempts();
@@ -160,12 +161,14 @@ impl<S: Started> RetryState<'_, S> {
         if self.attempt >= max_attempts || !when(error) {
             return None;
         }
+        // The k-th retry takes the k-th delay of the schedule, also when a hint replaces it.
+        let computed = schedule.delay(policy, self.attempt)?;
         let delay = match retry_after(error) {
             // A hint past `max_retry_after` ends retrying: a shorter wait would only
             // be refused again.
             Some(hint) if policy.max_retry_after.is_some_and(|max| hint > max) => return None,
             Some(hint) => hint,
-            None => policy.jittered_delay(self.attempt),
+            None => computed,
         };
         if let (Some(budget), Some(elapsed)) = (policy.max_elapsed, self.started.elapsed()) {
             // The next attempt would start after the budget: give up now, unslept.
@@ -180,6 +183,39 @@ impl<S: Started> RetryState<'_, S> {
         }
         self.attempt += 1;
         Some(delay)
+    }
+}
+
+/// Where the delay of each retry comes from: the policy's own arithmetic
+/// ([`Computed`]), or a list of delays ([`Listed`]).
+#[doc(hidden)]
+pub trait Schedule {
+    /// The delay before the `retry`-th retry, `None` when the schedule has run out.
+    fn delay(&mut self, policy: &RetryPolicy, retry: u32) -> Option<Duration>;
+}
+
+/// The delays of the policy's `backoff`, `delay`, `factor`, `max_delay`, `jitter`.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Computed;
+
+impl Schedule for Computed {
+    #[inline]
+    fn delay(&mut self, policy: &RetryPolicy, retry: u32) -> Option<Duration> {
+        Some(policy.jittered_delay(retry))
+    }
+}
+
+/// The delays of an iterator, one per retry, capped by `max_delay` and jittered only
+/// if the policy's jitter was set.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct Listed<I>(pub I);
+
+impl<I: Iterator<Item = Duration>> Schedule for Listed<I> {
+    #[inline]
+    fn delay(&mut self, policy: &RetryPolicy, _: u32) -> Option<Duration> {
+        self.0.next().map(|d| policy.listed_delay(d))
     }
 }
 
@@ -214,7 +250,7 @@ impl<S: Started> Attempts for RetryState<'_, S> {
         O::Error: Loggable,
     {
         let error = result.error()?;
-        self.failed(error, &when, &retry_after, &|_, _| {})
+        self.failed(error, &when, &retry_after, &|_, _| {}, &mut Computed)
     }
 
     #[inline]
