@@ -17,7 +17,9 @@ pub use retrying::{
 };
 #[cfg(feature = "backoff")]
 pub use state::BackoffState;
-pub use state::{Attempts, RetrySite, RetryState, Started, sleep};
+pub use state::{
+    Attempts, Computed, Listed, RetrySite, RetryState, Schedule, Started, sleep, sleep_blocking,
+};
 
 /// How delays grow from one retry to the next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

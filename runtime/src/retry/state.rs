@@ -219,6 +219,37 @@ impl<I: Iterator<Item = Duration>> Schedule for Listed<I> {
     }
 }
 
+impl<S: Started> RetryState<'_, S> {
+    /// [`Attempts::after`] with an `on_retry` hook and a schedule of its own (for
+    /// `on_retry = ..` and `schedule = ..`): `Some(delay)` to sleep and retry.
+    #[doc(hidden)]
+    #[inline]
+    pub fn after_with<O: Outcome>(
+        &mut self,
+        result: &O,
+        when: impl Fn(&O::Error) -> bool,
+        retry_after: impl Fn(&O::Error) -> Option<Duration>,
+        on_retry: impl Fn(&O::Error, &RetryInfo),
+        schedule: &mut impl Schedule,
+    ) -> Option<Duration>
+    where
+        O::Error: Loggable,
+    {
+        let error = result.error()?;
+        self.failed(error, &when, &retry_after, &on_retry, schedule)
+    }
+}
+
+/// The backoff sleep of a blocking retry (`#[retry]` on a plain `fn`): a zero delay
+/// does not sleep.
+#[doc(hidden)]
+#[inline]
+pub fn sleep_blocking(delay: Duration) {
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+}
+
 /// After an attempt, decides whether to retry. Implemented by the state of the
 /// built-in schedule and (with the `backoff` feature) of a `backoff` policy.
 #[doc(hidden)]
@@ -374,6 +405,30 @@ impl<B: backoff::backoff::Backoff> Attempts for BackoffState<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn after_with_calls_the_hook_and_follows_the_schedule() {
+        let site = RetrySite::new(RetryPolicy::new().attempts(5), "f");
+        let mut state = RetryState::timed(&site, true);
+        let mut listed = Listed([Duration::from_millis(7), Duration::ZERO].into_iter());
+        let seen = std::cell::RefCell::new(Vec::new());
+        let err: Result<(), &str> = Err("down");
+        let hook =
+            |_: &&str, info: &RetryInfo| seen.borrow_mut().push((info.attempt(), info.delay()));
+        let first = state.after_with(&err, |_| true, |_| None, hook, &mut listed);
+        let second = state.after_with(&err, |_| true, |_| None, hook, &mut listed);
+        let third = state.after_with(&err, |_| true, |_| None, hook, &mut listed);
+        assert_eq!(
+            [first, second, third],
+            [Some(Duration::from_millis(7)), Some(Duration::ZERO), None]
+        );
+        assert_eq!(seen.into_inner(), [(1, Duration::from_millis(7)), (2, Duration::ZERO)]);
+        assert!(!state.is_last(), "attempt 3 of 5; the schedule, not `attempts`, ran out");
+        let start = std::time::Instant::now();
+        sleep_blocking(Duration::ZERO);
+        sleep_blocking(Duration::from_millis(2));
+        assert!(start.elapsed() >= Duration::from_millis(2));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_zero_pause_arms_no_timer() {
