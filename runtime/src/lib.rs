@@ -113,6 +113,12 @@ pub use retry::{
 /// Dropping the future stops retrying at once. The success path allocates nothing
 /// and reads no clock (unless `max_elapsed` is set).
 ///
+/// The value form, [`RetryPolicy`], also has [`Backoff::Fibonacci`], a schedule from
+/// any list of delays ([`RetryPolicy::schedule`]), full and equal jitter, a per-retry
+/// hook ([`RetryPolicy::on_retry`] with [`RetryInfo`]), the events' `level`,
+/// `max_retry_after`, reproducible jitter ([`jitter::seed`]) and blocking retries
+/// ([`RetryPolicy::run_blocking`]).
+///
 /// ```
 /// use std::time::Duration;
 /// use steadfast::retry;
@@ -170,8 +176,9 @@ pub use steadfast_macros::retry;
 /// `timeout_ms`. D counts from the first poll of the call (as `tokio::time::timeout`
 /// counts from its call), so synchronous work before the body's first `.await`
 /// counts too; the timer fires even when the body keeps tokio's cooperative budget
-/// exhausted. No timer is armed when the body finishes on its first poll. For a
-/// future that does not return a `Result`, see [`timeout()`](fn@timeout). Stacked
+/// exhausted. No timer is armed when the body finishes on its first poll. Without the
+/// attribute: [`timeout()`](fn@timeout) for a future of `Result<T, E>`, [`deadline`]
+/// for any future (`Result<F::Output, TimedOut>`). Stacked
 /// under `#[retry]` each attempt gets its own deadline; above it, all attempts share
 /// one.
 ///
