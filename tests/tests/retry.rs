@@ -795,4 +795,24 @@ mod runtime_api {
             .await;
         assert_eq!(start.elapsed(), ms(1007));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_value_form_reports_clamped_values_once_per_run() {
+        let capture = Capture::start();
+        let p = RetryPolicy::new().attempts(0).factor(f64::NAN);
+        for _ in 0..2 {
+            let out: Result<(), ApiError> = p.run(|| async { Err(ApiError::Unavailable(1)) }).await;
+            assert_eq!(out, Err(ApiError::Unavailable(1)));
+        }
+        let fields: Vec<_> = capture
+            .steadfast()
+            .iter()
+            .map(|e| {
+                assert_eq!(e.level, tracing::Level::ERROR);
+                (e.field("argument").unwrap().to_owned(), e.field("used").unwrap().to_owned())
+            })
+            .collect();
+        let one = [("attempts".to_owned(), "1".to_owned()), ("factor".to_owned(), "1".to_owned())];
+        assert_eq!(fields, [one.clone(), one].concat());
+    }
 }
