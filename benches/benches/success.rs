@@ -70,6 +70,17 @@ fn timeout(c: &mut Criterion) {
     call!(group, rt, "tokio::time::timeout (hand-written)", |x, n| hand_timeout(x, n).await);
     let svc = tower::timeout::Timeout::new(body_service(), TIMEOUT);
     tower_call(&mut group, &rt, "tower Timeout", svc);
+    // What `#[timeout]` adds to the bare call on its success path: one read of tokio's
+    // clock (the deadline counts from the first poll). tokio's read is std's behind
+    // one atomic load while no clock was ever paused; both are here for comparison.
+    call!(group, rt, "clock read: tokio Instant::now", |x, n| {
+        black_box(tokio::time::Instant::now());
+        bare(x, n).await
+    });
+    call!(group, rt, "clock read: std Instant::now", |x, n| {
+        black_box(Instant::now());
+        bare(x, n).await
+    });
     group.finish();
 }
 

@@ -12,11 +12,12 @@ pub use crate::boundary::{
 pub use crate::limit::{limit, limit_or_reject};
 #[cfg(feature = "backoff")]
 pub use crate::retry::BackoffState;
-pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint};
+pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint, sleep};
+// For `on_retry = ..`, `schedule = ..` and `#[retry]` on a plain `fn`.
+pub use crate::retry::{Computed, Listed, RetryInfo, sleep_blocking};
 pub use crate::timeout::{timed_out, timeout_in};
 // The public types the expansions name, so that every generated path goes through here.
 pub use crate::{Backoff, ErrorBoundary, Limiter, RetryPolicy};
-pub use tokio::time::sleep;
 pub use tracing::Level;
 
 use crate::{Panicked, Rejected, TimedOut};

@@ -154,7 +154,8 @@ pub use boundary::ErrorBoundary;
 pub use error::{LimitKind, Panicked, Rejected, TimedOut};
 pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};
 pub use retry::{
-    AnyError, Backoff, InvalidPolicy, NoHint, RetryAfter, RetryPolicy, RetryWhen, Retrying,
+    AnyError, Backoff, Delay, Delays, InvalidPolicy, List, NoHint, NoHook, OnRetry, RetryAfter,
+    RetryInfo, RetryPolicy, RetryWhen, Retrying, jitter,
 };
 /// Re-runs the whole body while it returns `Err` and the policy allows.
 ///
@@ -179,8 +180,19 @@ pub use retry::{
 /// cloned for each attempt (a non-`Clone` owned argument is a compile error naming
 /// it). After the last attempt the last error is returned unchanged. Each retry emits a
 /// WARN event (target `steadfast`) with `function`, `attempt`, `max_attempts`,
-/// `delay_ms` and `error`. Dropping the future stops retrying at once. The success
-/// path allocates nothing and reads no clock (unless `max_elapsed` is set).
+/// `delay_ms` and `error`. `when` is not asked about the last attempt's error. A zero
+/// delay arms no timer. Delays saturate (at `max_delay`, else `Duration::MAX`), never
+/// wrap. Values written as expressions that are out of range at run time (`attempts`
+/// 0, `factor` < 1, `jitter` outside [0, 1], `max_delay` < `delay`) are clamped to the
+/// nearest valid value with an ERROR event naming the argument and the value used.
+/// Dropping the future stops retrying at once. The success path allocates nothing
+/// and reads no clock (unless `max_elapsed` is set).
+///
+/// The value form, [`RetryPolicy`], also has [`Backoff::Fibonacci`], a schedule from
+/// any list of delays ([`RetryPolicy::schedule`]), full and equal jitter, a per-retry
+/// hook ([`RetryPolicy::on_retry`] with [`RetryInfo`]), the events' `level`,
+/// `max_retry_after`, reproducible jitter ([`jitter::seed`]) and blocking retries
+/// ([`RetryPolicy::run_blocking`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -236,9 +248,14 @@ pub use steadfast_macros::retry;
 /// `E` must implement `From<TimedOut>` (`std::io::Error`, `anyhow::Error` and
 /// `Box<dyn Error + Send + Sync>` do). [`TimedOut`] displays as "`f` timed out after
 /// 800ms". A timeout emits a WARN event (target `steadfast`) with `function` and
-/// `timeout_ms`. No timer is armed when the body finishes on its first poll; the
-/// deadline is set the first time it waits. Stacked under `#[retry]` each attempt gets
-/// its own deadline; above it, all attempts share one.
+/// `timeout_ms`. D counts from the first poll of the call (as `tokio::time::timeout`
+/// counts from its call), so synchronous work before the body's first `.await`
+/// counts too; the timer fires even when the body keeps tokio's cooperative budget
+/// exhausted. No timer is armed when the body finishes on its first poll. Without the
+/// attribute: [`timeout()`](fn@timeout) for a future of `Result<T, E>`, [`deadline`]
+/// for any future (`Result<F::Output, TimedOut>`). Stacked
+/// under `#[retry]` each attempt gets its own deadline; above it, all attempts share
+/// one.
 ///
 /// ```
 /// use std::time::Duration;
@@ -364,7 +381,7 @@ pub use steadfast_macros::error_boundary;
 /// # }
 /// ```
 pub use steadfast_macros::limit;
-pub use timeout::timeout;
+pub use timeout::{Deadline, TimeoutOutput, deadline, timeout};
 
 /// The `backoff` crate, for `#[retry(policy = ..)]` (feature `backoff`).
 #[cfg(feature = "backoff")]

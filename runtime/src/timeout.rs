@@ -6,7 +6,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::task::coop;
+use tokio::time::{Instant, Sleep};
 
 use crate::TimedOut;
 
@@ -14,10 +15,12 @@ use crate::TimedOut;
 /// `Err(E::from(TimedOut))`.
 ///
 /// This is what `#[timeout(D)]` does, for code that cannot carry an attribute.
-/// Unlike `tokio::time::timeout`, no timer is armed when the body finishes on its
-/// first poll: the deadline is set the first time the body has to wait, which is
-/// also the first moment at which a timer could interrupt it. The timeout is
-/// measured on tokio's clock, so it is exact under `start_paused = true`.
+/// The deadline counts from the first poll of the returned future (as
+/// `tokio::time::timeout` counts from its call), so synchronous work before the
+/// body's first `.await` counts too. No timer is armed when the body finishes on its
+/// first poll. A body that keeps tokio's cooperative budget exhausted still times
+/// out. The timeout is measured on tokio's clock, so it is exact under
+/// `start_paused = true`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -35,19 +38,64 @@ use crate::TimedOut;
 /// assert_eq!(started.elapsed(), Duration::from_secs(1));
 /// # }
 /// ```
-pub async fn timeout<T, E, F>(after: Duration, body: F) -> Result<T, E>
+pub async fn timeout<F>(after: Duration, body: F) -> F::Output
 where
-    F: Future<Output = Result<T, E>>,
-    E: From<TimedOut>,
+    F: Future,
+    F::Output: TimeoutOutput,
 {
     match timeout_in(after, body).await {
         Ok(out) => out,
-        Err(timed_out) => Err(E::from(timed_out)),
+        Err(timed_out) => F::Output::timed_out(timed_out),
     }
 }
 
+/// What [`timeout()`](fn@timeout) needs its future to return: `Result<T, E>` with
+/// `E: From<TimedOut>`, so that a timeout can be returned in it.
+#[diagnostic::on_unimplemented(
+    message = "`steadfast::timeout` needs a future that returns `Result<T, E>` with `E: From<steadfast::TimedOut>`, not `{Self}`",
+    label = "the timeout is returned as `Err(E::from(TimedOut))`",
+    note = "for any other future use `steadfast::deadline(duration, future)`, which returns `Result<F::Output, TimedOut>`",
+    note = "or add `impl From<steadfast::TimedOut>` for the error type"
+)]
+pub trait TimeoutOutput {
+    /// `Err(E::from(timed_out))`.
+    fn timed_out(timed_out: TimedOut) -> Self;
+}
+
+impl<T, E: From<TimedOut>> TimeoutOutput for Result<T, E> {
+    #[inline]
+    fn timed_out(timed_out: TimedOut) -> Self {
+        Err(E::from(timed_out))
+    }
+}
+
+/// Runs any future with a deadline: `Ok(output)` if it finished within `after`,
+/// `Err(TimedOut)` (and the future dropped) if not — the shape of
+/// `tokio::time::timeout`, with the timer of [`timeout()`](fn@timeout): counted from
+/// the first poll, armed only if the future has to wait, firing under a body that
+/// spends tokio's coop budget. For a future whose output is not a `Result`, or
+/// should keep its own error type.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+/// // An `Option`, not a `Result`: `steadfast::timeout` would not take it.
+/// let got = steadfast::deadline(Duration::from_millis(250), rx.recv()).await;
+/// let err = got.unwrap_err();
+/// assert_eq!(err.after(), Duration::from_millis(250));
+/// tx.send(7).await.unwrap();
+/// assert_eq!(steadfast::deadline(Duration::from_millis(250), rx.recv()).await, Ok(Some(7)));
+/// # }
+/// ```
+pub fn deadline<F: std::future::IntoFuture>(after: Duration, future: F) -> Deadline<F::IntoFuture> {
+    timeout_in(after, future.into_future())
+}
+
 /// The expansion of `#[timeout]`: `body` with a deadline, as a future that holds
-/// `body` once, the timer (armed lazily) and `after`. It resolves to
+/// `body` once, the timer (armed on the first `Pending`) and `after`. It resolves to
 /// `Err(TimedOut)`; the expansion turns that into the function's return type, with
 /// [`timed_out`] for the event and the function's name (so that neither has to be
 /// kept in the future).
@@ -70,13 +118,16 @@ pub fn timed_out(error: TimedOut, function: &'static str) -> TimedOut {
 }
 
 pin_project! {
-    /// Polls `body` until it finishes (`Ok`) or `after` has passed since it first
-    /// returned `Pending` (`Err`, with the body dropped when the future is).
-    #[doc(hidden)]
+    /// The future of [`deadline`] (and of `#[timeout]`): polls `body` until it
+    /// finishes (`Ok`) or `after` has passed since its first poll (`Err(TimedOut)`,
+    /// with the body dropped when this future is).
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct Deadline<F> {
         #[pin]
         body: F,
-        // Created lazily: a body that is ready at once never touches the timer.
+        // `None` until the first poll returns `Pending`: a body that is ready at
+        // once never touches the timer. The first poll reads the clock before polling
+        // the body, so the deadline counts from there.
         #[pin]
         timer: Option<Sleep>,
         after: Duration,
@@ -89,15 +140,34 @@ impl<F: Future> Future for Deadline<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Poll::Ready(out) = this.body.poll(cx) {
+        if this.timer.is_none() {
+            let started = Instant::now();
+            if let Poll::Ready(out) = this.body.poll(cx) {
+                return Poll::Ready(Ok(out));
+            }
+            // NOTE: the first `Pending` always comes from the first poll, so the
+            // timer is armed once, at the start the clock read above names.
+            let timer = match started.checked_add(*this.after) {
+                Some(deadline) => tokio::time::sleep_until(deadline),
+                // Past the clock's range: `sleep` saturates to its far future.
+                None => tokio::time::sleep(*this.after),
+            };
+            this.timer.set(Some(timer));
+        } else if let Poll::Ready(out) = this.body.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        if this.timer.is_none() {
-            this.timer.set(Some(tokio::time::sleep(*this.after)));
-        }
-        match this.timer.as_pin_mut() {
-            Some(timer) => timer.poll(cx).map(|()| Err(TimedOut::new(*this.after))),
-            None => Poll::Pending,
+        let Some(timer) = this.timer.as_pin_mut() else { return Poll::Pending };
+        let elapsed = |()| Err(TimedOut::new(*this.after));
+        if coop::has_budget_remaining() {
+            timer.poll(cx).map(elapsed)
+        } else {
+            // The body spent the task's whole coop budget, so the timer would return
+            // `Pending` without looking at the clock, forever for a body that is
+            // always busy: poll it unconstrained, as `tokio::time::timeout` does.
+            // (tokio also checks that the budget was there before the body's poll;
+            // a budget already spent by the caller only means the clock is looked at
+            // once more, and it keeps the success path free of that read.)
+            Pin::new(&mut coop::unconstrained(timer)).poll(cx).map(elapsed)
         }
     }
 }
@@ -105,7 +175,6 @@ impl<F: Future> Future for Deadline<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::time::Instant;
 
     #[tokio::test(start_paused = true)]
     async fn finishes_before_the_deadline() {

@@ -63,3 +63,20 @@ async fn the_feature_leaves_the_default_path_unchanged() {
     assert_eq!(default_schedule(&mut calls).await, Err(Error::Busy(3)));
     assert_eq!(start.elapsed(), Duration::from_millis(300));
 }
+
+#[tokio::test(start_paused = true)]
+async fn retry_events_leave_out_max_attempts_the_policy_does_not_know() {
+    let capture = steadfast_tests::Capture::start();
+    let mut calls = 0;
+    assert_eq!(constant(&mut calls, 3, false).await, Ok(3));
+    let events = capture.steadfast();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.level, tracing::Level::WARN);
+        assert_eq!(e.field("function"), Some("constant"));
+        assert_eq!(e.field("attempt"), Some((i + 1).to_string().as_str()));
+        assert_eq!(e.field("delay_ms"), Some("100"));
+        // `max_attempts = 0` was a lie: the `backoff` policy decides when to stop.
+        assert_eq!(e.field("max_attempts"), None);
+    }
+}

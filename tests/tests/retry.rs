@@ -400,3 +400,420 @@ async fn a_boundary_inside_retry_logs_every_attempt() {
     assert_eq!(errors.len(), 3);
     assert_eq!(errors[2].field("error"), Some("Unavailable(3)"));
 }
+
+static ZERO_CALLS: AtomicU32 = AtomicU32::new(0);
+
+// The port-bind loop of a real project: 150 attempts with no delay.
+#[retry(attempts = 150, delay = 0, jitter = 0)]
+async fn bind_port() -> Result<(), ApiError> {
+    let n = ZERO_CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    Err(ApiError::Unavailable(n))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_delay_arms_no_timer_and_retries_at_once() {
+    let start = Instant::now();
+    assert_eq!(bind_port().await, Err(ApiError::Unavailable(150)));
+    assert_eq!(ZERO_CALLS.load(Ordering::SeqCst), 150);
+    // A zero `tokio::time::sleep` waits for the timer's next 1 ms tick, which the
+    // paused clock would show as 149 ms here.
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_computed_zero_delay_does_not_sleep_either() {
+    // Exponential from an expression that is zero at run time.
+    fn configured() -> Duration {
+        Duration::ZERO
+    }
+    #[retry(attempts = 20, delay = configured())]
+    async fn f(calls: &mut u32) -> Result<(), ApiError> {
+        *calls += 1;
+        Err(ApiError::Unavailable(*calls))
+    }
+    let start = Instant::now();
+    let mut calls = 0;
+    assert_eq!(f(&mut calls).await, Err(ApiError::Unavailable(20)));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+/// Schedule values read from a configuration at run time.
+struct Config {
+    attempts: u32,
+    factor: f64,
+    jitter: f64,
+    delay: Duration,
+    max_delay: Duration,
+}
+
+#[retry(attempts = cfg.attempts, factor = cfg.factor, jitter = cfg.jitter,
+        delay = cfg.delay, max_delay = cfg.max_delay)]
+async fn configured(cfg: &Config, calls: &mut u32, origin: Instant) -> Result<(), ApiError> {
+    *calls += 1;
+    Err(ApiError::Unavailable(origin.elapsed().as_millis() as u32))
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_expressions_are_clamped_with_an_error_event_naming_them() {
+    let capture = Capture::start();
+    let cfg = Config {
+        attempts: 3,
+        factor: 0.5,
+        jitter: 1.5,
+        delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(50),
+    };
+    let origin = Instant::now();
+    let mut calls = 0;
+    // factor 1 (constant 100 ms), jitter 1 (uniform in [0, 200 ms]), max_delay 100 ms:
+    // every delay is in [0, 100 ms].
+    configured(&cfg, &mut calls, origin).await.unwrap_err();
+    assert_eq!(calls, 3);
+    assert!(origin.elapsed() <= Duration::from_millis(200), "{:?}", origin.elapsed());
+    let events = capture.steadfast();
+    let clamped: Vec<_> = events
+        .iter()
+        .filter(|e| e.level == tracing::Level::ERROR)
+        .map(|e| {
+            assert_eq!(e.field("function"), Some("configured"));
+            (e.field("argument").unwrap(), e.field("value").unwrap(), e.field("used").unwrap())
+        })
+        .collect();
+    assert_eq!(
+        clamped,
+        [("factor", "0.5", "1"), ("jitter", "1.5", "1"), ("max_delay", "50ms", "100ms")]
+    );
+
+    // `attempts = 0` runs once, says so, and never panics.
+    let capture = Capture::start();
+    let cfg = Config { attempts: 0, factor: 2.0, jitter: 0.0, ..cfg };
+    let mut calls = 0;
+    let cfg = Config { max_delay: Duration::from_secs(1), ..cfg };
+    configured(&cfg, &mut calls, origin).await.unwrap_err();
+    assert_eq!(calls, 1);
+    let events = capture.steadfast();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].level, tracing::Level::ERROR);
+    assert_eq!(events[0].field("argument"), Some("attempts"));
+    assert_eq!(events[0].field("value"), Some("0"));
+    assert_eq!(events[0].field("used"), Some("1"));
+
+    // A valid configuration logs nothing of the kind.
+    let capture = Capture::start();
+    let cfg = Config { attempts: 2, ..cfg };
+    let mut calls = 0;
+    configured(&cfg, &mut calls, origin).await.unwrap_err();
+    assert!(capture.steadfast().iter().all(|e| e.level != tracing::Level::ERROR));
+}
+
+#[tokio::test(start_paused = true)]
+async fn huge_delays_saturate_instead_of_wrapping() {
+    // With factor 1 and `max_delay = Duration::MAX`, a first delay of u64::MAX − 1 ms
+    // stays exactly that (f64 arithmetic rounded it to u64::MAX ms).
+    let p = steadfast::RetryPolicy::new()
+        .delay(Duration::from_millis(u64::MAX - 1))
+        .factor(1.0)
+        .max_delay(Duration::MAX)
+        .jitter(0.0);
+    assert_eq!(p.jittered_delay(1), Duration::from_millis(u64::MAX - 1));
+    assert_eq!(p.jittered_delay(u32::MAX), Duration::from_millis(u64::MAX - 1));
+    // 10⁴ × (u64::MAX − 1) ms is past `Duration::MAX`: the second delay saturates.
+    let p = p.factor(10_000.0);
+    assert_eq!(p.jittered_delay(2), Duration::MAX);
+    assert!((0..1000).all(|_| p.jitter(0.5).jittered_delay(5) == Duration::MAX));
+}
+
+// ----- the runtime API: schedules, hooks, levels, jitter modes, blocking retries -----
+
+mod runtime_api {
+    use super::*;
+    use std::cell::RefCell;
+    use steadfast::{Backoff, RetryInfo, RetryPolicy};
+
+    /// Runs `policy` over an operation that always fails, and returns the start time
+    /// (ms since the call) of each attempt.
+    async fn starts(policy: RetryPolicy) -> Vec<u128> {
+        let origin = Instant::now();
+        let starts = RefCell::new(Vec::new());
+        let _ = policy
+            .run(|| {
+                starts.borrow_mut().push(origin.elapsed().as_millis());
+                async { Err::<(), _>(ApiError::Unavailable(0)) }
+            })
+            .await;
+        starts.into_inner()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fibonacci_backoff_sleeps_delay_times_fib_k() {
+        let p = RetryPolicy::new()
+            .attempts(7)
+            .delay(Duration::from_millis(100))
+            .backoff(Backoff::Fibonacci)
+            .jitter(0.0);
+        // Sleeps 100, 100, 200, 300, 500, 800.
+        assert_eq!(starts(p).await, [0, 100, 200, 400, 700, 1200, 2000]);
+        let capped = p.max_delay(Duration::from_millis(250));
+        assert_eq!(starts(capped).await, [0, 100, 200, 400, 650, 900, 1150]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn on_retry_sees_each_retried_error_before_its_sleep() {
+        let seen = RefCell::new(Vec::new());
+        let mut calls = 0;
+        let origin = Instant::now();
+        let out: Result<(), ApiError> = RetryPolicy::new()
+            .attempts(4)
+            .jitter(0.0)
+            .when(ApiError::is_transient)
+            .on_retry(|e: &ApiError, info: &RetryInfo| {
+                // Called before the sleep: the clock still reads the failure's time.
+                assert_eq!(origin.elapsed(), info.elapsed());
+                seen.borrow_mut().push((e.clone(), *info));
+            })
+            .run(|| {
+                calls += 1;
+                let n = calls;
+                async move { Err(if n < 3 { ApiError::Unavailable(n) } else { ApiError::NotFound }) }
+            })
+            .await;
+        assert_eq!(out, Err(ApiError::NotFound));
+        let seen = seen.into_inner();
+        let ms = Duration::from_millis;
+        let info: Vec<_> = seen
+            .iter()
+            .map(|(e, i)| (e.clone(), i.attempt(), i.max_attempts(), i.delay(), i.elapsed()))
+            .collect();
+        // Not called for the error that is not retried.
+        assert_eq!(
+            info,
+            [
+                (ApiError::Unavailable(1), 1, 4, ms(100), ms(0)),
+                (ApiError::Unavailable(2), 2, 4, ms(200), ms(100)),
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn full_and_equal_jitter_stay_in_their_ranges_and_replay_with_a_seed() {
+        let base = RetryPolicy::new()
+            .attempts(6)
+            .delay(Duration::from_millis(1000))
+            .backoff(Backoff::Constant);
+        let full = base.full_jitter();
+        let equal = base.equal_jitter();
+        for _ in 0..500 {
+            assert!(full.jittered_delay(1) <= Duration::from_millis(1000));
+            let e = equal.jittered_delay(1);
+            assert!((Duration::from_millis(500)..=Duration::from_millis(1000)).contains(&e));
+        }
+        let draws: std::collections::HashSet<_> =
+            (0..200).map(|_| full.jittered_delay(1)).collect();
+        assert!(draws.len() > 100, "full jitter must vary");
+        assert!(draws.iter().any(|d| *d < Duration::from_millis(300)), "full reaches low values");
+
+        // With a seed the delays are known in advance, and the run sleeps exactly them.
+        for p in [full, equal, base.jitter(0.5)] {
+            steadfast::jitter::seed(11);
+            let expected: Vec<_> = (1..=5).map(|k| p.jittered_delay(k)).collect();
+            steadfast::jitter::seed(11);
+            let start = Instant::now();
+            let got = starts(p).await;
+            // tokio's timer rounds each sleep up to its next 1 ms tick.
+            let ceil_ms = |d: &Duration| d.as_nanos().div_ceil(1_000_000);
+            let mut at = 0;
+            let mut want = vec![0];
+            for d in &expected {
+                at += ceil_ms(d);
+                want.push(at);
+            }
+            assert_eq!(got, want);
+            assert_eq!(start.elapsed().as_millis(), at);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn level_sets_the_retry_events_and_none_silences_them() {
+        let p = RetryPolicy::new().attempts(3).jitter(0.0);
+        let capture = Capture::start();
+        starts(p.level(Some(tracing::Level::DEBUG))).await;
+        let events = capture.steadfast();
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| e.level == tracing::Level::DEBUG));
+        assert_eq!(events[1].field("max_attempts"), Some("3"));
+
+        let capture = Capture::start();
+        let start = Instant::now();
+        starts(p.level(None)).await;
+        assert!(capture.steadfast().is_empty());
+        assert_eq!(start.elapsed(), Duration::from_millis(300), "the schedule is unchanged");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hint_past_max_retry_after_ends_retrying_with_that_error() {
+        let policy = RetryPolicy::new()
+            .attempts(5)
+            .jitter(0.0)
+            .max_retry_after(Duration::from_secs(2))
+            .retry_after(ApiError::retry_after);
+        let hints = [Duration::from_secs(2), Duration::from_secs(30)];
+        let mut calls = 0;
+        let start = Instant::now();
+        let out: Result<(), ApiError> = policy
+            .run(|| {
+                calls += 1;
+                let hint = hints[calls - 1];
+                async move { Err(ApiError::Throttled(hint)) }
+            })
+            .await;
+        // 2 s is honoured; 30 s ends the retry at once.
+        assert_eq!(out, Err(ApiError::Throttled(Duration::from_secs(30))));
+        assert_eq!(calls, 2);
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn run_blocking_sleeps_the_schedule_on_the_thread() {
+        let seen = RefCell::new(Vec::new());
+        let mut calls = 0;
+        let start = std::time::Instant::now();
+        let out: Result<u32, ApiError> = RetryPolicy::new()
+            .attempts(4)
+            .delay(Duration::from_millis(20))
+            .jitter(0.0)
+            .when(ApiError::is_transient)
+            .on_retry(|_: &ApiError, info: &RetryInfo| seen.borrow_mut().push(info.delay()))
+            .run_blocking(|| {
+                calls += 1;
+                if calls < 3 { Err(ApiError::Unavailable(calls)) } else { Ok(calls) }
+            });
+        let elapsed = start.elapsed();
+        assert_eq!(out, Ok(3));
+        assert_eq!(seen.into_inner(), [Duration::from_millis(20), Duration::from_millis(40)]);
+        // 20 ms + 40 ms of `std::thread::sleep`.
+        assert!(
+            (Duration::from_millis(60)..Duration::from_millis(100)).contains(&elapsed),
+            "{elapsed:?}"
+        );
+
+        // `when` false, zero delays and `max_elapsed` on std's clock.
+        let mut calls = 0;
+        let out: Result<(), ApiError> = RetryPolicy::new().run_blocking(|| {
+            calls += 1;
+            Err(ApiError::NotFound)
+        });
+        assert_eq!((out, calls), (Err(ApiError::NotFound), 3), "every error is retried by default");
+        let start = std::time::Instant::now();
+        let out: Result<(), ApiError> = RetryPolicy::new()
+            .attempts(50)
+            .delay(Duration::from_millis(30))
+            .backoff(Backoff::Constant)
+            .jitter(0.0)
+            .max_elapsed(Duration::from_millis(100))
+            .run_blocking(|| Err(ApiError::Unavailable(0)));
+        assert!(out.is_err());
+        // Attempts at 0, 30, 60, 90; the next would start at 120 > 100.
+        assert!(
+            (Duration::from_millis(90)..Duration::from_millis(130)).contains(&start.elapsed()),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_schedule_sleeps_its_items_in_order_until_it_runs_out() {
+        let ms = Duration::from_millis;
+        // Not capped by the default `max_delay`, no jitter unless set, no default
+        // attempt limit: the schedule's length decides.
+        let origin = Instant::now();
+        let seen = RefCell::new(Vec::new());
+        let out: Result<(), ApiError> = RetryPolicy::new()
+            .schedule([ms(10), ms(20_000), ms(5)])
+            .run(|| {
+                seen.borrow_mut().push(origin.elapsed().as_millis());
+                async { Err(ApiError::Unavailable(0)) }
+            })
+            .await;
+        assert!(out.is_err());
+        assert_eq!(seen.into_inner(), [0, 10, 20_010, 20_015]);
+
+        // A written `max_delay` caps, written `attempts` stop early, any iterator works.
+        let run = |p: steadfast::Retrying<_, _, _, _>| async move {
+            let origin = Instant::now();
+            let seen = RefCell::new(Vec::new());
+            let _: Result<(), ApiError> = p
+                .run(|| {
+                    seen.borrow_mut().push(origin.elapsed().as_millis());
+                    async { Err(ApiError::Unavailable(0)) }
+                })
+                .await;
+            seen.into_inner()
+        };
+        let iter = (1..=10_u64).map(|k| ms(100 * k));
+        let p = RetryPolicy::new().attempts(4).max_delay(ms(250)).schedule(iter);
+        assert_eq!(run(p).await, [0, 100, 300, 550]);
+
+        // A hint replaces an item (and uses it up); `when` still decides.
+        let hints = RefCell::new(vec![Some(ms(1000)), None, None]);
+        let origin = Instant::now();
+        let mut calls = 0;
+        let out: Result<(), ApiError> = RetryPolicy::new()
+            .retry_after(|_: &ApiError| hints.borrow_mut().remove(0))
+            .schedule(vec![ms(10), ms(20), ms(30)])
+            .run(|| {
+                calls += 1;
+                async { Err(ApiError::Unavailable(0)) }
+            })
+            .await;
+        assert!(out.is_err());
+        assert_eq!(calls, 4);
+        assert_eq!(origin.elapsed(), ms(1050)); // 1000 (the hint, for 10), 20, 30
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_schedule_is_jittered_only_when_a_jitter_is_set() {
+        let ms = Duration::from_millis;
+        // The draw of a constant 1 s policy applies to the listed 1 s item.
+        let constant = RetryPolicy::new()
+            .attempts(2)
+            .delay(ms(1000))
+            .backoff(Backoff::Constant)
+            .jitter(0.5)
+            .max_delay(Duration::MAX);
+        steadfast::jitter::seed(5);
+        let want = constant.jittered_delay(1);
+        steadfast::jitter::seed(5);
+        let start = Instant::now();
+        let _: Result<(), ApiError> =
+            constant.schedule([ms(1000)]).run(|| async { Err(ApiError::Unavailable(0)) }).await;
+        assert_eq!(start.elapsed().as_millis(), want.as_nanos().div_ceil(1_000_000));
+        assert_ne!(want, ms(1000), "seed 5 draws a jittered delay");
+        // Without a jitter the listed item is exact (the policy's default 0.5 is not used).
+        let start = Instant::now();
+        let _: Result<(), ApiError> = RetryPolicy::new()
+            .schedule([ms(1000), ms(7)])
+            .run(|| async { Err(ApiError::Unavailable(0)) })
+            .await;
+        assert_eq!(start.elapsed(), ms(1007));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_value_form_reports_clamped_values_once_per_run() {
+        let capture = Capture::start();
+        let p = RetryPolicy::new().attempts(0).factor(f64::NAN);
+        for _ in 0..2 {
+            let out: Result<(), ApiError> = p.run(|| async { Err(ApiError::Unavailable(1)) }).await;
+            assert_eq!(out, Err(ApiError::Unavailable(1)));
+        }
+        let fields: Vec<_> = capture
+            .steadfast()
+            .iter()
+            .map(|e| {
+                assert_eq!(e.level, tracing::Level::ERROR);
+                (e.field("argument").unwrap().to_owned(), e.field("used").unwrap().to_owned())
+            })
+            .collect();
+        let one = [("attempts".to_owned(), "1".to_owned()), ("factor".to_owned(), "1".to_owned())];
+        assert_eq!(fields, [one.clone(), one].concat());
+    }
+}

@@ -135,3 +135,114 @@ async fn works_with_anyhow_and_boxed_errors() {
     assert!(any().await.unwrap_err().downcast_ref::<TimedOut>().is_some());
     assert!(boxed().await.unwrap_err().downcast_ref::<TimedOut>().is_some());
 }
+
+// A body that keeps tokio's coop budget spent: its every poll ends `Pending` with the
+// budget at zero, so a timer polled under that budget would never look at the clock.
+#[timeout(50ms)]
+async fn spins() -> Result<(), TimedOut> {
+    loop {
+        tokio::task::consume_budget().await;
+    }
+}
+
+#[tokio::test]
+async fn fires_under_a_body_that_exhausts_the_coop_budget() {
+    // Real clock: a busy task never lets a paused clock advance. The outer timeout
+    // keeps a regression from hanging the suite.
+    let start = std::time::Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(5), spins()).await;
+    let elapsed = start.elapsed();
+    let err = out.expect("`#[timeout(50ms)]` must fire before the outer 5 s").unwrap_err();
+    assert_eq!(err.after(), Duration::from_millis(50));
+    assert!(
+        (Duration::from_millis(50)..Duration::from_millis(250)).contains(&elapsed),
+        "{elapsed:?}"
+    );
+
+    // The runtime form too.
+    let start = std::time::Instant::now();
+    let busy = async {
+        loop {
+            tokio::task::consume_budget().await;
+        }
+    };
+    let out: Result<Result<(), TimedOut>, _> = tokio::time::timeout(
+        Duration::from_secs(5),
+        steadfast::timeout(Duration::from_millis(50), busy),
+    )
+    .await;
+    assert!(out.expect("`steadfast::timeout` must fire").is_err());
+    assert!(start.elapsed() < Duration::from_millis(250), "{:?}", start.elapsed());
+}
+
+// 300 ms of synchronous work before the first real wait count against the 200 ms.
+#[timeout(200ms)]
+async fn blocks_then_waits() -> Result<(), TimedOut> {
+    std::thread::sleep(Duration::from_millis(300));
+    sleep(Duration::from_secs(10)).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_deadline_counts_synchronous_work_before_the_first_await() {
+    let start = std::time::Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(5), blocks_then_waits()).await;
+    let elapsed = start.elapsed();
+    assert!(out.expect("must time out").is_err());
+    // The deadline passed during the blocking part: the timer fires on its first
+    // poll (~300 ms), not 200 ms after the first `Pending` (~500 ms).
+    assert!(
+        (Duration::from_millis(300)..Duration::from_millis(400)).contains(&elapsed),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_counts_from_the_first_poll_not_from_the_call() {
+    let call = load(5_000);
+    sleep(Duration::from_secs(3)).await; // created, not yet polled
+    let start = Instant::now();
+    assert!(call.await.is_err());
+    assert_eq!(start.elapsed(), Duration::from_millis(800));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_ready_before_the_deadline_on_a_later_poll_is_returned() {
+    // Several polls, all within the deadline: the one timer armed on the first
+    // `Pending` is reused.
+    #[timeout(100ms)]
+    async fn steps() -> Result<u32, TimedOut> {
+        for _ in 0..9 {
+            sleep(Duration::from_millis(10)).await;
+        }
+        Ok(9)
+    }
+    let start = Instant::now();
+    assert_eq!(steps().await, Ok(9));
+    assert_eq!(start.elapsed(), Duration::from_millis(90));
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadline_times_out_any_future_and_keeps_its_output() {
+    // An `Option` output: `steadfast::timeout` needs a `Result`, `deadline` does not.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+    let start = Instant::now();
+    let err = steadfast::deadline(Duration::from_millis(250), rx.recv()).await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_millis(250));
+    assert_eq!(err.after(), Duration::from_millis(250));
+    tx.send(7).await.unwrap();
+    assert_eq!(steadfast::deadline(Duration::from_millis(250), rx.recv()).await, Ok(Some(7)));
+    // A `Result` keeps its own error type inside.
+    let out: Result<Result<u8, &str>, TimedOut> =
+        steadfast::deadline(Duration::from_secs(1), async { Err("own error") }).await;
+    assert_eq!(out, Ok(Err("own error")));
+    // A poll loop that never ends, bounded.
+    let start = Instant::now();
+    let looped = steadfast::deadline(Duration::from_millis(40), async {
+        loop {
+            sleep(Duration::from_millis(15)).await;
+        }
+    });
+    assert!(looped.await.is_err());
+    assert_eq!(start.elapsed(), Duration::from_millis(40));
+}
