@@ -80,7 +80,7 @@ mod timeout;
 pub mod __private;
 
 pub use boundary::ErrorBoundary;
-pub use breaker::{Breaker, BreakerCall, BreakerState};
+pub use breaker::{Breaker, BreakerState};
 pub use budget::RetryBudget;
 pub use error::{CircuitOpen, LimitKind, Panicked, Rejected, TimedOut};
 pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};

@@ -25,16 +25,8 @@ pin_project! {
     /// `body` run through a breaker: resolves to `Ok(output)` when it ran (recorded as
     /// `failed` classifies it) and to `Err(CircuitOpen)` when the breaker refused it
     /// (the body is then never polled). Returned by the `#[circuit_breaker]` expansion's
-    /// entry point; [`Breaker::run`] wraps it for plain code.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// static B: steadfast::Breaker = steadfast::Breaker::new();
-    /// let out: Result<u8, steadfast::CircuitOpen> = B.run(async { Ok(1) }).await;
-    /// assert_eq!(out, Ok(1));
-    /// # }
-    /// ```
+    /// entry point (`__private::breaker_call`); [`Breaker::run`] wraps it for plain code.
+    #[doc(hidden)]
     pub struct BreakerCall<'a, F, C> {
         #[pin]
         body: F,
