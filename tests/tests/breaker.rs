@@ -78,7 +78,8 @@ async fn opens_at_the_rate_as_soon_as_min_calls_are_in() {
     // The 5th call: 3 of 5 ≥ 0.5, judged at once (the 30 s window is far from full).
     assert_eq!(b.state(), BreakerState::Open);
 
-    let warns: Vec<_> = capture.steadfast().into_iter().filter(|e| e.level == Level::WARN).collect();
+    let warns: Vec<_> =
+        capture.steadfast().into_iter().filter(|e| e.level == Level::WARN).collect();
     assert_eq!(warns.len(), 1);
     assert_eq!(warns[0].field("function"), Some("api"));
     assert_eq!(warns[0].field("failure_rate"), Some("0.6"));
@@ -188,7 +189,10 @@ async fn half_opens_after_open_for() {
     assert_eq!(b.state(), BreakerState::Closed);
     assert_eq!(
         messages(&capture.steadfast(), Level::INFO),
-        ["circuit half-open: letting trial calls through", "circuit closed: the trial calls succeeded"]
+        [
+            "circuit half-open: letting trial calls through",
+            "circuit closed: the trial calls succeeded"
+        ]
     );
 }
 
@@ -392,10 +396,7 @@ static PANICKY: Breaker = Breaker::new().min_calls(1);
 #[tokio::test(start_paused = true)]
 async fn a_panic_is_recorded_as_a_failure_and_keeps_unwinding() {
     quiet_panics();
-    let joined = tokio::spawn(async {
-        PANICKY.run(async { boom() }).await
-    })
-    .await;
+    let joined = tokio::spawn(async { PANICKY.run(async { boom() }).await }).await;
     let payload = joined.unwrap_err().into_panic();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"scripted panic"));
     assert_eq!(PANICKY.state(), BreakerState::Open);

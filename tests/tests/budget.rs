@@ -99,8 +99,11 @@ async fn a_storm_at_one_instant_gets_exactly_the_budget() {
         .into_iter()
         .filter(|e| e.field("message") == Some("retry budget exhausted"))
         .collect();
-    assert!(exhausted.iter().all(|e| e.level == Level::WARN && e.field("function") == Some("storm")));
-    let attempts: Vec<_> = exhausted.iter().map(|e| e.field("attempt").unwrap().to_owned()).collect();
+    assert!(
+        exhausted.iter().all(|e| e.level == Level::WARN && e.field("function") == Some("storm"))
+    );
+    let attempts: Vec<_> =
+        exhausted.iter().map(|e| e.field("attempt").unwrap().to_owned()).collect();
     assert_eq!(attempts, refused);
     assert!(refused.len() > 900, "most calls find it empty");
 }

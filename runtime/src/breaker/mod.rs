@@ -380,7 +380,11 @@ impl Breaker {
         E: From<CircuitOpen>,
         W: Fn(&E) -> bool,
     {
-        let call = self.call(self.config.name, move |out: &Result<T, E>| out.as_ref().is_err_and(&when), body);
+        let call = self.call(
+            self.config.name,
+            move |out: &Result<T, E>| out.as_ref().is_err_and(&when),
+            body,
+        );
         async move {
             match call.await {
                 Ok(out) => out,
@@ -392,7 +396,12 @@ impl Breaker {
     /// `body` as a call through the breaker, named `function`, with `failed` telling
     /// which outputs are failures: resolves to `Err(CircuitOpen)` when refused. The
     /// expansion of `#[circuit_breaker]` (through `__private::breaker_call`).
-    pub(crate) fn call<F, C>(&self, function: &'static str, failed: C, body: F) -> BreakerCall<'_, F, C>
+    pub(crate) fn call<F, C>(
+        &self,
+        function: &'static str,
+        failed: C,
+        body: F,
+    ) -> BreakerCall<'_, F, C>
     where
         F: Future,
         C: Fn(&F::Output) -> bool,
