@@ -19,7 +19,8 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use failsafe::futures::CircuitBreaker as _;
 use steadfast::{Breaker, CircuitOpen, RetryBudget, RetryPolicy};
 use tokio::runtime::Runtime;
@@ -103,6 +104,27 @@ macro_rules! call {
     };
 }
 
+fn tower_call<S>(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, name: &str, svc: &S)
+where
+    S: Service<(u64, u64), Response = u64> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    group.bench_function(name, |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let mut svc = svc.clone();
+            async move {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let ready = svc.ready().await.expect("ready");
+                    let request = (*black_box(&1_u64), black_box(2_u64));
+                    black_box(ready.call(request).await).expect("success");
+                }
+                start.elapsed()
+            }
+        })
+    });
+}
+
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime")
 }
@@ -120,6 +142,17 @@ fn breaker_success(c: &mut Criterion) {
         .build()
         .expect("a valid configuration");
     let mut tower_service = tower_layer
+        .layer_fn(tower::service_fn(|(x, n): (u64, u64)| async move { Ok::<u64, Error>(x + n) }));
+
+    // Its count-based window (the last 100 calls), for comparison: the time-based one
+    // keeps a record per call of the window.
+    let tower_counted = CircuitBreakerLayer::builder()
+        .failure_rate_threshold(0.5)
+        .sliding_window_size(100)
+        .minimum_number_of_calls(10)
+        .wait_duration_in_open(Duration::from_secs(15))
+        .build()
+        .expect("a valid configuration")
         .layer_fn(tower::service_fn(|(x, n): (u64, u64)| async move { Ok::<u64, Error>(x + n) }));
 
     let failsafe = failsafe::Config::new()
@@ -144,23 +177,16 @@ fn breaker_success(c: &mut Criterion) {
     let mut group = c.benchmark_group("breaker_success");
     call!(group, rt, "bare", |x, n| body(x, n).await);
     call!(group, rt, "steadfast", |x, n| BREAKER.run(body(x, n)).await);
+    // The floor of any time-based window: one read of tokio's clock per call.
+    call!(group, rt, "clock read", |x, n| {
+        black_box(tokio::time::Instant::now());
+        body(x, n).await
+    });
     call!(group, rt, "hand-written atomic counter", |x, n| hand_counter(x, n).await);
     call!(group, rt, "failsafe", |x, n| failsafe.call(body(x, n)).await.map_err(|_| Error::Down));
     // One service owned by the loop, `ready` then `call` (as in the `success` bench).
-    group.bench_function("tower-resilience", |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let mut svc = tower_service.clone();
-            async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let ready = svc.ready().await.expect("ready");
-                    let request = (*black_box(&1_u64), black_box(2_u64));
-                    black_box(ready.call(request).await).expect("success");
-                }
-                start.elapsed()
-            }
-        })
-    });
+    tower_call(&mut group, &rt, "tower-resilience (time-based)", &tower_service);
+    tower_call(&mut group, &rt, "tower-resilience (count-based)", &tower_counted);
     group.finish();
 }
 
@@ -227,7 +253,8 @@ fn paused_runtime() -> Runtime {
 
 fn storm_1000(c: &mut Criterion) {
     let rt = paused_runtime();
-    let variants = [("no protection", Guard::Nothing), ("budget", Guard::Budget), ("breaker", Guard::Breaker)];
+    let variants =
+        [("no protection", Guard::Nothing), ("budget", Guard::Budget), ("breaker", Guard::Breaker)];
     for (name, guard) in variants {
         let reached = rt.block_on(storm(guard));
         println!("storm_1000/{name}: {reached} calls reached the dependency");
