@@ -107,3 +107,36 @@ where
         Poll::Ready(Ok(out))
     }
 }
+
+pin_project! {
+    /// [`BreakerCall`] with the refusal turned into the body's error type: the future of
+    /// [`Breaker::run`] and [`Breaker::run_when`].
+    pub(super) struct Run<'a, F, C> {
+        #[pin]
+        call: BreakerCall<'a, F, C>,
+    }
+}
+
+impl<'a, F, C> Run<'a, F, C> {
+    pub(super) fn new(call: BreakerCall<'a, F, C>) -> Self {
+        Self { call }
+    }
+}
+
+impl<T, E, F, C> Future for Run<'_, F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    C: Fn(&Result<T, E>) -> bool,
+    E: From<CircuitOpen>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().call.poll(cx) {
+            Poll::Ready(Ok(out)) => Poll::Ready(out),
+            Poll::Ready(Err(open)) => Poll::Ready(Err(E::from(open))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

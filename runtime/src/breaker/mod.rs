@@ -380,17 +380,8 @@ impl Breaker {
         E: From<CircuitOpen>,
         W: Fn(&E) -> bool,
     {
-        let call = self.call(
-            self.config.name,
-            move |out: &Result<T, E>| out.as_ref().is_err_and(&when),
-            body,
-        );
-        async move {
-            match call.await {
-                Ok(out) => out,
-                Err(open) => Err(E::from(open)),
-            }
-        }
+        let failed = move |out: &Result<T, E>| out.as_ref().is_err_and(&when);
+        call::Run::new(self.call(self.config.name, failed, body))
     }
 
     /// `body` as a call through the breaker, named `function`, with `failed` telling
