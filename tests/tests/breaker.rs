@@ -698,3 +698,70 @@ mod model {
         }
     }
 }
+
+// ---------------------------------------------------------------- with a retry loop
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// A retry loop around a breaker, as the expansion of `#[retry] #[circuit_breaker]`
+/// decides: a refusal ends the retry unless the breaker reopens before the next delay.
+async fn retried_through(b: &Breaker, ran: &Cell<u32>) -> (Result<(), ApiError>, Duration) {
+    let delay = ms(100);
+    let start = Instant::now();
+    let out = steadfast::RetryPolicy::new()
+        .attempts(3)
+        .delay(delay)
+        .jitter(0.0)
+        .when(move |e: &ApiError| match e {
+            ApiError::Open(open) => !steadfast::__private::refusal_ends_retry(open, delay),
+            _ => true,
+        })
+        .run(|| {
+            b.run(async {
+                ran.set(ran.get() + 1);
+                Ok(())
+            })
+        })
+        .await;
+    (out, start.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_over_an_open_breaker_returns_at_once() {
+    let b = Breaker::new().min_calls(2).open_for(secs(15));
+    opened(&b).await;
+    let ran = Cell::new(0);
+    let (out, took) = retried_through(&b, &ran).await;
+    assert_eq!(refusal(out).unwrap().retry_after(), secs(15));
+    assert_eq!(took, Duration::ZERO, "no backoff sleep against a breaker open for 15 s");
+    assert_eq!(ran.get(), 0);
+
+    // Open for less than the next delay: the retry sleeps its 100 ms and the trial runs.
+    let b = Breaker::new().min_calls(2).open_for(ms(50));
+    opened(&b).await;
+    let (out, took) = retried_through(&b, &ran).await;
+    out.unwrap();
+    assert_eq!(took, ms(100));
+    assert_eq!(ran.get(), 1);
+    assert_eq!(b.state(), BreakerState::Closed);
+}
+
+#[test]
+fn calls_are_send_and_the_breaker_is_sync() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Sync>() {}
+    sync::<Breaker>();
+    sync::<steadfast::RetryBudget>();
+    static B: Breaker = Breaker::new();
+    let call = B.run(async { Ok::<(), ApiError>(()) });
+    send(&call);
+    let call =
+        steadfast::__private::breaker_call(&B, "f", steadfast::__private::every_error, async {
+            Ok::<(), ApiError>(())
+        });
+    send(&call);
+}
