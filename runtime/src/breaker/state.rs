@@ -71,7 +71,7 @@ impl Breaker {
     /// Lets a call through, or refuses it.
     #[inline]
     pub(crate) fn admit(&self, function: &'static str) -> Result<Ticket, CircuitOpen> {
-        if self.config.clamped.any() {
+        if self.config.clamped.any() && !self.reported.load(Ordering::Relaxed) {
             self.report_clamped(function);
         }
         let word = self.state.load(Ordering::Acquire);
