@@ -240,6 +240,58 @@ impl<T, C: Fn(&T) -> T> KeptArg<T, C> {
     }
 }
 
+impl<E: From<CircuitOpen>> FromCircuitOpen for E {
+    #[inline]
+    fn from_circuit_open(error: CircuitOpen) -> Self {
+        E::from(error)
+    }
+}
+
+/// `Err(E::from(circuit_open))` for the function's return type `O`.
+#[inline]
+pub fn on_circuit_open<O: Outcome>(error: CircuitOpen) -> O
+where
+    O::Error: FromCircuitOpen,
+{
+    O::from_error(O::Error::from_circuit_open(error))
+}
+
+/// `body` through `breaker` as a call of `function`: resolves to `Ok(output)` once the
+/// body ran (recorded as `failed` says), or `Err(CircuitOpen)` at once when refused
+/// (already reported at DEBUG and naming `function`; pass it to [`on_circuit_open`]).
+#[inline]
+pub fn breaker_call<'a, F, C>(
+    breaker: &'a Breaker,
+    function: &'static str,
+    failed: C,
+    body: F,
+) -> BreakerCall<'a, F, C>
+where
+    F: ::core::future::Future,
+    C: Fn(&F::Output) -> bool,
+{
+    breaker.call(function, failed, body)
+}
+
+/// The classifier without `when`: every `Err` is a failure.
+#[inline(always)]
+pub fn every_error<O: Outcome>(out: &O) -> bool {
+    out.error().is_some()
+}
+
+/// The classifier with `when = PRED`: an `Err` is a failure when `PRED` is true for it.
+#[inline(always)]
+pub fn error_when<O: Outcome, W: Fn(&O::Error) -> bool>(out: &O, when: &W) -> bool {
+    out.error().is_some_and(when)
+}
+
+/// Under `#[retry]`: whether a refusal by an open breaker ends the retry now, i.e. its
+/// `retry_after()` is longer than the delay the retry would sleep next anyway.
+#[inline]
+pub fn refusal_ends_retry(open: &CircuitOpen, next_delay: ::core::time::Duration) -> bool {
+    open.retry_after() > next_delay
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -269,4 +321,20 @@ mod tests {
         assert_eq!(only.take(), [1]);
         assert!(kept.next(true).is_none());
     }
+
+// ---------------------------------------------------------------- circuit breaker, retry budget
+
+pub use crate::breaker::BreakerCall;
+pub use crate::budget::{budget_exhausted, withdraw_retry};
+pub use crate::{Breaker, CircuitOpen, RetryBudget};
+
+/// `E: From<CircuitOpen>`, with a message that says what to add.
+#[diagnostic::on_unimplemented(
+    message = "`#[circuit_breaker]` needs the error type `{Self}` to implement `From<steadfast::CircuitOpen>`",
+    label = "a call refused by the open breaker enters this type through `From`",
+    note = "add `impl From<steadfast::CircuitOpen> for {Self}`, or return `anyhow::Error` or `Box<dyn Error + Send + Sync>`"
+)]
+pub trait FromCircuitOpen {
+    /// `E::from(circuit_open)`.
+    fn from_circuit_open(error: CircuitOpen) -> Self;
 }

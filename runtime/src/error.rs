@@ -220,6 +220,67 @@ impl fmt::Display for Panicked {
 
 impl std::error::Error for Panicked {}
 
+/// A call refused by an open circuit breaker ([`crate::Breaker`], `#[circuit_breaker]`);
+/// the body did not run.
+///
+/// [`retry_after`](Self::retry_after) is the time until the breaker lets trial calls
+/// through: zero while trial calls are already under way (half-open), `Duration::MAX`
+/// while it is held open by [`Breaker::isolate`](crate::Breaker::isolate).
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::CircuitOpen;
+///
+/// let err = CircuitOpen::new(Duration::from_secs(3)).in_function("charge");
+/// assert_eq!(err.retry_after(), Duration::from_secs(3));
+/// assert_eq!(err.function(), Some("charge"));
+/// assert_eq!(err.to_string(), "`charge` refused: the circuit is open (trial calls in 3s)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CircuitOpen {
+    retry_after: Duration,
+    function: Option<&'static str>,
+}
+
+impl CircuitOpen {
+    /// A refusal whose breaker lets trial calls through after `retry_after`.
+    pub const fn new(retry_after: Duration) -> Self {
+        Self { retry_after, function: None }
+    }
+
+    /// The same refusal, attributed to the function named `function`.
+    pub const fn in_function(mut self, function: &'static str) -> Self {
+        self.function = Some(function);
+        self
+    }
+
+    /// The time until the breaker lets trial calls through (see the type's docs).
+    pub const fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+
+    /// The function whose call was refused, if known.
+    pub const fn function(&self) -> Option<&'static str> {
+        self.function
+    }
+}
+
+impl fmt::Display for CircuitOpen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(name) = self.function {
+            write!(f, "`{name}` ")?;
+        }
+        f.write_str("refused: the circuit is open")?;
+        match self.retry_after {
+            Duration::ZERO => f.write_str(" (trial calls under way)"),
+            Duration::MAX => f.write_str(" (held open until reset)"),
+            after => write!(f, " (trial calls in {after:?})"),
+        }
+    }
+}
+
+impl std::error::Error for CircuitOpen {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +291,23 @@ mod tests {
         is_error::<TimedOut>();
         is_error::<Rejected>();
         is_error::<Panicked>();
+        is_error::<CircuitOpen>();
+    }
+
+    #[test]
+    fn circuit_open_display() {
+        assert_eq!(
+            CircuitOpen::new(Duration::from_millis(1500)).to_string(),
+            "refused: the circuit is open (trial calls in 1.5s)"
+        );
+        assert_eq!(
+            CircuitOpen::new(Duration::ZERO).in_function("f").to_string(),
+            "`f` refused: the circuit is open (trial calls under way)"
+        );
+        assert_eq!(
+            CircuitOpen::new(Duration::MAX).to_string(),
+            "refused: the circuit is open (held open until reset)"
+        );
     }
 
     #[test]

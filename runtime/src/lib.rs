@@ -120,7 +120,9 @@
 //! # Without macros
 //!
 //! Everything is plain Rust in this crate: [`RetryPolicy`], [`timeout()`](fn@timeout),
-//! [`ErrorBoundary`] and [`Limiter`].
+//! [`ErrorBoundary`] and [`Limiter`]; [`Breaker`] (a circuit breaker: [`Breaker::run`])
+//! and [`RetryBudget`] (a cap on retries relative to calls) are shared `static`s with
+//! `const` builders.
 //!
 //! # Feature flags
 //!
@@ -142,6 +144,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod boundary;
+mod breaker;
+mod budget;
 mod error;
 mod limit;
 mod retry;
@@ -151,7 +155,9 @@ mod timeout;
 pub mod __private;
 
 pub use boundary::ErrorBoundary;
-pub use error::{LimitKind, Panicked, Rejected, TimedOut};
+pub use breaker::{Breaker, BreakerState};
+pub use budget::RetryBudget;
+pub use error::{CircuitOpen, LimitKind, Panicked, Rejected, TimedOut};
 pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};
 pub use retry::{
     AnyError, Backoff, Delay, Delays, InvalidPolicy, List, NoHint, NoHook, OnRetry, RetryAfter,
