@@ -187,3 +187,8 @@ impl<T: Clone> RetryArg for T {
 pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
     arg.clone_for_attempt()
 }
+
+// `#[hedge]`: `hedge(&SITE, after, when, &budget, || attempt_future)`, with
+// `static SITE: Hedge = Hedge::after(d) | Hedge::quantile(q)` `.max(n).name("f")`.
+pub use crate::hedge::hedge;
+pub use crate::{Hedge, HedgeBudget, NoBudget};

@@ -68,6 +68,7 @@
 
 mod boundary;
 mod error;
+mod hedge;
 mod limit;
 mod retry;
 mod timeout;
@@ -77,6 +78,7 @@ pub mod __private;
 
 pub use boundary::ErrorBoundary;
 pub use error::{LimitKind, Panicked, Rejected, TimedOut};
+pub use hedge::{Hedge, HedgeBudget, HedgeWith, Hedged, NoBudget};
 pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};
 pub use retry::{
     AnyError, Backoff, InvalidPolicy, NoHint, RetryAfter, RetryPolicy, RetryWhen, Retrying,
