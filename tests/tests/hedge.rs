@@ -160,7 +160,8 @@ async fn when_every_attempt_fails_the_last_error_is_returned() {
     static HEDGE: Hedge = Hedge::after(Duration::from_millis(50)).max(3);
     let log = Rc::new(RefCell::new(Log::default()));
     let start = Instant::now();
-    let plan = vec![(200, Err(Error::Busy(1))), (30, Err(Error::Busy(2))), (500, Err(Error::Busy(3)))];
+    let plan =
+        vec![(200, Err(Error::Busy(1))), (30, Err(Error::Busy(2))), (500, Err(Error::Busy(3)))];
     let out = HEDGE.run(planned(&log, plan)).await;
     // 1 starts at 0, 2 at 50 and fails at 80, 3 starts at once (80) and fails at
     // 580; 1 failed at 200 meanwhile. 3 is the last to fail.
@@ -310,7 +311,8 @@ async fn an_invalid_max_is_clamped_with_an_error_event() {
     let plan = (1..=5).map(|k| (1_000, Ok(k))).collect();
     assert_eq!(MANY.run(planned(&log, plan)).await, Ok(1));
     assert_eq!(log.borrow().starts, ms(&[0, 10, 20, 30, 40]), "max = 99 runs as 5");
-    let errors: Vec<_> = capture.steadfast().into_iter().filter(|e| e.level == Level::ERROR).collect();
+    let errors: Vec<_> =
+        capture.steadfast().into_iter().filter(|e| e.level == Level::ERROR).collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!((errors[0].field("function"), errors[0].field("used")), (Some("one"), Some("2")));
     assert_eq!((errors[1].field("function"), errors[1].field("used")), (Some("many"), Some("5")));
@@ -337,14 +339,28 @@ async fn the_expansion_entry_point_takes_a_per_call_delay_when_and_budget() {
     let budget = Counting::new(5);
     let start = Instant::now();
     let plan = vec![(1_000, Ok(1)), (5, Err(Error::Busy(2))), (10, Ok(3))];
-    let out = steadfast::__private::hedge(&SITE, Some(30 * MS), Error::is_busy, &budget, planned(&log, plan)).await;
+    let out = steadfast::__private::hedge(
+        &SITE,
+        Some(30 * MS),
+        Error::is_busy,
+        &budget,
+        planned(&log, plan),
+    )
+    .await;
     assert_eq!(out, Ok(3));
     assert_eq!(start.elapsed(), 45 * MS);
     assert_eq!(log.borrow().starts, ms(&[0, 30, 35]));
     assert_eq!(budget.counts(), (1, 2, 3));
     // Without an override the site's own 10 s applies.
     let log = Rc::new(RefCell::new(Log::default()));
-    let out = steadfast::__private::hedge(&SITE, None, Error::is_busy, &NoBudget, planned(&log, vec![(1_000, Ok(1))])).await;
+    let out = steadfast::__private::hedge(
+        &SITE,
+        None,
+        Error::is_busy,
+        &NoBudget,
+        planned(&log, vec![(1_000, Ok(1))]),
+    )
+    .await;
     assert_eq!(out, Ok(1));
 }
 
@@ -374,7 +390,9 @@ fn the_future_is_send_when_the_attempt_is() {
     });
     assert_send(&call);
     let budget = Counting::new(1);
-    let call = steadfast::__private::hedge(&HEDGE, None, Error::is_busy, &budget, || async { Ok::<_, Error>(1) });
+    let call = steadfast::__private::hedge(&HEDGE, None, Error::is_busy, &budget, || async {
+        Ok::<_, Error>(1)
+    });
     assert_send(&call);
 }
 
@@ -449,7 +467,13 @@ fn the_fast_path_allocates_nothing() {
     );
     assert!(LEARNT.current_delay().is_some());
     assert_eq!(
-        allocations(|| steadfast::__private::hedge(&FIXED, None, Error::is_busy, &NoBudget, || body(&x))),
+        allocations(|| steadfast::__private::hedge(
+            &FIXED,
+            None,
+            Error::is_busy,
+            &NoBudget,
+            || body(&x)
+        )),
         0,
         "__private::hedge"
     );
@@ -467,7 +491,9 @@ fn the_counter_sees_a_hedge_allocate() {
         let mut fut = pin!(HEDGE.run(|| {
             polls += 1;
             let first = polls == 1;
-            std::future::poll_fn(move |_| if first { Poll::Pending } else { Poll::Ready(Ok::<_, Error>(3)) })
+            std::future::poll_fn(
+                move |_| if first { Poll::Pending } else { Poll::Ready(Ok::<_, Error>(3)) },
+            )
         }));
         assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(3))));
     };

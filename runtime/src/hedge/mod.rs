@@ -246,7 +246,10 @@ impl Hedge {
     /// assert_eq!(out.unwrap(), 1);
     /// # }
     /// ```
-    pub fn budget<'a, B: HedgeBudget + ?Sized>(&'a self, budget: &'a B) -> HedgeWith<'a, AnyError, B> {
+    pub fn budget<'a, B: HedgeBudget + ?Sized>(
+        &'a self,
+        budget: &'a B,
+    ) -> HedgeWith<'a, AnyError, B> {
         HedgeWith { hedge: self, when: AnyError, budget }
     }
 
