@@ -503,3 +503,16 @@ fn the_counter_sees_a_hedge_allocate() {
     // binary install may also allocate for its DEBUG event).
     assert!(info.count_total >= 1);
 }
+
+#[test]
+fn the_future_holds_one_attempt_and_one_timer_inline() {
+    static FIXED: Hedge = Hedge::after(Duration::from_millis(50));
+    let x = [1_u64; 8];
+    let make = || async move { Ok::<_, Error>(x[0]) };
+    let attempt = size_of_val(&make());
+    let hedged = size_of_val(&FIXED.run(make));
+    // The attempt, the lazily armed timer, the closure (64 bytes here) and 112 bytes
+    // of bookkeeping (the list of hedges, start time, delay, references).
+    let overhead = hedged - attempt - size_of::<tokio::time::Sleep>() - size_of_val(&make);
+    assert!(overhead <= 112, "{overhead} bytes");
+}

@@ -4,8 +4,8 @@
 //! `static` of a call site: recording a latency is one `fetch_add` and one store, and
 //! reading the hedge delay is one load of a cached quantile. The quantile itself is
 //! recomputed (a copy of the ring and a selection, on the stack) only when the 20th
-//! latency arrives and then every [`REFRESH`] latencies, so its cost is spread over
-//! many calls. Nothing allocates.
+//! latency arrives, at the 32nd and 64th, and then every [`REFRESH`] latencies, so its
+//! cost (about 20 000 instructions) is spread over many calls. Nothing allocates.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -17,8 +17,9 @@ pub(crate) const WINDOW: usize = 1024;
 /// quantile of a handful of samples would hedge on noise.
 pub(crate) const MIN_SAMPLES: u64 = 20;
 
-/// The cached quantile is recomputed every `REFRESH` recorded latencies.
-pub(crate) const REFRESH: u64 = 16;
+/// The cached quantile is recomputed every `REFRESH` recorded latencies (an eighth of
+/// the window), and at the powers of two before that.
+pub(crate) const REFRESH: u64 = 128;
 
 /// "Not enough data yet" in [`Latencies::cached`].
 const NONE: u64 = u64::MAX;
@@ -67,7 +68,9 @@ impl Latencies {
         let index = self.recorded.fetch_add(1, Relaxed);
         self.samples[(index % WINDOW as u64) as usize].store(nanos, Relaxed);
         let count = index + 1;
-        if count == MIN_SAMPLES || (count > MIN_SAMPLES && count % REFRESH == 0) {
+        if count == MIN_SAMPLES
+            || (count > MIN_SAMPLES && (count % REFRESH == 0 || count.is_power_of_two()))
+        {
             self.refresh(count, per_million);
         }
     }
@@ -127,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn refreshes_every_sixteen_samples_over_the_recent_window_only() {
+    fn refreshes_at_32_64_then_every_128_over_the_recent_window_only() {
         let window = Latencies::new();
         for _ in 0..20 {
             window.record(ms(10), 950_000);
@@ -140,6 +143,23 @@ mod tests {
         assert_eq!(window.quantile(), Some(ms(10)));
         window.record(ms(500), 950_000);
         assert_eq!(window.quantile(), Some(ms(500)));
+        for _ in 33..64 {
+            window.record(ms(1), 950_000);
+        }
+        assert_eq!(window.quantile(), Some(ms(500)));
+        window.record(ms(1), 950_000); // the 64th: 20 × 10 ms, 12 × 500 ms, 32 × 1 ms
+        assert_eq!(window.quantile(), Some(ms(500)));
+        for _ in 65..128 {
+            window.record(ms(2), 950_000);
+        }
+        assert_eq!(window.quantile(), Some(ms(500)));
+        window.record(ms(2), 950_000); // the 128th: 12 slow ones of 128 are over 5 %
+        assert_eq!(window.quantile(), Some(ms(500)));
+        for _ in 129..256 {
+            window.record(ms(2), 950_000);
+        }
+        window.record(ms(2), 950_000); // the 256th: 12 of 256 is under 5 %
+        assert_eq!(window.quantile(), Some(ms(10)));
         // A whole window of fast calls pushes the slow ones out.
         for _ in 0..WINDOW {
             window.record(ms(3), 950_000);

@@ -6,8 +6,8 @@
 //! finishing, or at once when an attempt fails with an error for which `when` is
 //! true. The rules:
 //!
-//! - At most `max` attempts per call (2 by default, 2 ≤ `max` ≤ 5), so at most `max`
-//!   run at once. The first is started on the first poll.
+//! - At most `max` attempts per call (2 by default, 2 ≤ `max` ≤ 5, gRPC's limit for
+//!   hedging), so at most `max` run at once. The first starts on the first poll.
 //! - The first `Ok` wins; every other attempt is dropped (cancelled) at once.
 //! - An error for which `when` is false ends the call with that error (the other
 //!   attempts are dropped); `when` defaults to every error. When every attempt has
@@ -26,8 +26,8 @@
 //!
 //! Cost: a call that finishes before `after` arms at most one timer (none when it
 //! finishes on its first poll) and allocates nothing; every hedge allocates its
-//! attempt (the first attempt is held inline, and so is any attempt started while
-//! that slot is free). With a quantile, each call also reads the clock twice and
+//! attempt, and the first hedge of a call the list of hedges (the first attempt is
+//! held inline, and so is any attempt started while that slot is free). With a quantile, each call also reads the clock twice and
 //! records its latency in a ring of atomics.
 
 mod latency;
@@ -199,6 +199,7 @@ impl Hedge {
     /// assert_eq!(result, Ok(2));
     /// # }
     /// ```
+    #[inline]
     pub fn run<Make, Fut, T, E>(&self, make: Make) -> Hedged<'_, Make, Fut, AnyError, NoBudget>
     where
         Make: FnMut() -> Fut,
@@ -228,6 +229,7 @@ impl Hedge {
     /// assert_eq!((result, attempts), (Err("not found"), 1));
     /// # }
     /// ```
+    #[inline]
     pub fn when<W>(&self, when: W) -> HedgeWith<'_, W, NoBudget> {
         HedgeWith { hedge: self, when, budget: &NoBudget }
     }
@@ -246,6 +248,7 @@ impl Hedge {
     /// assert_eq!(out.unwrap(), 1);
     /// # }
     /// ```
+    #[inline]
     pub fn budget<'a, B: HedgeBudget + ?Sized>(
         &'a self,
         budget: &'a B,
@@ -377,6 +380,7 @@ impl<'a, W, B: ?Sized> HedgeWith<'a, W, B> {
     /// assert_eq!(out.unwrap(), 3);
     /// # }
     /// ```
+    #[inline]
     pub fn run<Make, Fut, T, E>(self, make: Make) -> Hedged<'a, Make, Fut, W, B>
     where
         Make: FnMut() -> Fut,

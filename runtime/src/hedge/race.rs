@@ -8,7 +8,7 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-use super::{Hedge, HedgeBudget, MAX_ATTEMPTS};
+use super::{Hedge, HedgeBudget};
 use crate::retry::RetryWhen;
 
 pin_project! {
@@ -55,9 +55,9 @@ pin_project! {
         #[pin]
         first: Option<Fut>,
         first_started: Option<Instant>,
-        // Hedges live on the heap: at most `MAX_ATTEMPTS - 1` of them, in a fixed
-        // array so that nothing but the attempts themselves is allocated.
-        extra: [Option<Pin<Box<Boxed<Fut>>>>; MAX_ATTEMPTS - 1],
+        // Hedges live on the heap (the list is allocated with the first hedge, for
+        // `max - 1` of them): the future stays small, so moving it is cheap.
+        extra: Vec<Pin<Box<Boxed<Fut>>>>,
         // Armed the first time every attempt is pending; reset when an attempt starts.
         #[pin]
         timer: Option<Sleep>,
@@ -74,6 +74,7 @@ pin_project! {
 impl<'a, Make, Fut, W, B: ?Sized> Hedged<'a, Make, Fut, W, B> {
     /// A hedged call of `site` (the expansion's entry point, through `__private`).
     /// `after` overrides the site's own delay (for a duration evaluated per call).
+    #[inline]
     pub(crate) fn new(
         site: &'a Hedge,
         after: Option<Duration>,
@@ -92,7 +93,7 @@ impl<'a, Make, Fut, W, B: ?Sized> Hedged<'a, Make, Fut, W, B> {
             budget,
             first: None,
             first_started: None,
-            extra: [const { None }; MAX_ATTEMPTS - 1],
+            extra: Vec::new(),
             timer: None,
             after,
             learn,
@@ -120,6 +121,7 @@ where
 {
     type Output = Result<T, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if *this.started == 0 {
@@ -140,11 +142,11 @@ where
                     match out {
                         Ok(value) => {
                             learn(this.site, *this.learn, started);
-                            *this.extra = [const { None }; MAX_ATTEMPTS - 1];
+                            this.extra.clear();
                             return Poll::Ready(Ok(value));
                         }
                         Err(error) if !this.when.retry(&error) => {
-                            *this.extra = [const { None }; MAX_ATTEMPTS - 1];
+                            this.extra.clear();
                             return Poll::Ready(Err(error));
                         }
                         Err(error) => {
@@ -154,22 +156,26 @@ where
                     }
                 }
             }
-            for i in 0..this.extra.len() {
-                let Some(attempt) = this.extra[i].as_mut() else { continue };
-                let attempt = attempt.as_mut().project();
-                let Poll::Ready(out) = attempt.fut.poll(cx) else { continue };
+            let mut i = 0;
+            while i < this.extra.len() {
+                let attempt = this.extra[i].as_mut().project();
+                let Poll::Ready(out) = attempt.fut.poll(cx) else {
+                    i += 1;
+                    continue;
+                };
                 let started = *attempt.started;
-                this.extra[i] = None;
+                // The order of the list does not matter: every attempt is polled.
+                drop(this.extra.swap_remove(i));
                 match out {
                     Ok(value) => {
                         learn(this.site, *this.learn, started);
                         this.first.set(None);
-                        *this.extra = [const { None }; MAX_ATTEMPTS - 1];
+                        this.extra.clear();
                         return Poll::Ready(Ok(value));
                     }
                     Err(error) if !this.when.retry(&error) => {
                         this.first.set(None);
-                        *this.extra = [const { None }; MAX_ATTEMPTS - 1];
+                        this.extra.clear();
                         return Poll::Ready(Err(error));
                     }
                     Err(error) => {
@@ -190,7 +196,7 @@ where
                 if restarted {
                     continue;
                 }
-                if this.first.is_none() && this.extra.iter().all(Option::is_none) {
+                if this.first.is_none() && this.extra.is_empty() {
                     return Poll::Ready(Err(error));
                 }
             }
@@ -241,8 +247,11 @@ where
     if this.first.is_none() {
         this.first.set(Some(fut));
         *this.first_started = started;
-    } else if let Some(slot) = this.extra.iter_mut().find(|slot| slot.is_none()) {
-        *slot = Some(Box::pin(Boxed { fut, started }));
+    } else {
+        if this.extra.capacity() == 0 {
+            this.extra.reserve_exact(usize::from(*this.max) - 1);
+        }
+        this.extra.push(Box::pin(Boxed { fut, started }));
     }
     if let Some(timer) = this.timer.as_mut().as_pin_mut() {
         timer.reset(Instant::now() + after);
