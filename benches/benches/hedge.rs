@@ -66,6 +66,26 @@ impl tower::hedge::Policy<(u64, u64)> for Always {
     }
 }
 
+/// tower's `Hedge` over the body as a service: p95 of a histogram rotated every 10 s,
+/// no hedge before 20 data points (its documented example's settings).
+fn tower_hedge() -> tower::hedge::Hedge<
+    impl Service<
+        (u64, u64),
+        Response = u64,
+        Error = steadfast_benches::Error,
+        Future = impl Future<Output = Out>,
+    > + Clone,
+    Always,
+> {
+    tower::hedge::Hedge::new(
+        tower::service_fn(|(x, n): (u64, u64)| async move { bare(&x, n).await }),
+        Always,
+        20,
+        0.95,
+        Duration::from_secs(10),
+    )
+}
+
 fn fast_path(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("hedge_fast_path");
@@ -87,27 +107,24 @@ fn fast_path(c: &mut Criterion) {
     call!("steadfast after = 50ms", |x, n| FIXED.run(|| bare(x, n)).await);
     call!("steadfast after = p95", |x, n| LEARNT.run(|| bare(x, n)).await);
     call!("hand-written select!", |x, n| hand_select(x, n).await);
-    let svc = tower::hedge::Hedge::new(
-        tower::service_fn(|(x, n): (u64, u64)| async move { bare(&x, n).await }),
-        Always,
-        20,
-        0.95,
-        Duration::from_secs(10),
-    );
-    // tower's `Hedge` is not `Clone`: one service, borrowed by one loop at a time.
-    let svc = std::cell::RefCell::new(svc);
+    let svc = tower_hedge();
+    // tower's `Hedge` is not `Clone`: one service (and one histogram) for every
+    // sample, taken out of its cell by the loop running now and put back after.
+    let svc = std::cell::Cell::new(Some(svc));
     group.bench_function("tower Hedge (p95)", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            let svc = &svc;
+            let cell = &svc;
             async move {
-                let mut svc = svc.borrow_mut();
+                let mut svc = cell.take().expect("one loop at a time");
                 let start = WallInstant::now();
                 for _ in 0..iters {
                     let ready = svc.ready().await.expect("ready");
                     let request = (*black_box(&1_u64), black_box(2_u64));
                     black_box(ready.call(request).await.map_err(|e: BoxError| e)).expect("success");
                 }
-                start.elapsed()
+                let elapsed = start.elapsed();
+                cell.set(Some(svc));
+                elapsed
             }
         })
     });
@@ -209,9 +226,60 @@ fn tail_latency() {
     }
 }
 
+// ------------------------------------------------- instructions (under Callgrind)
+
+/// Calls per variant in [`instructions`].
+const COUNTED: u64 = 100_000;
+
+macro_rules! counted {
+    ($name:ident, |$x:ident, $n:ident| $call:expr) => {
+        #[inline(never)]
+        fn $name(rt: &Runtime) {
+            rt.block_on(async {
+                for _ in 0..COUNTED {
+                    let ($x, $n) = (black_box(&1_u64), black_box(2_u64));
+                    black_box($call).expect("success");
+                }
+            })
+        }
+    };
+}
+
+counted!(count_bare, |x, n| bare(x, n).await);
+counted!(count_fixed, |x, n| FIXED.run(|| bare(x, n)).await);
+counted!(count_learnt, |x, n| LEARNT.run(|| bare(x, n)).await);
+counted!(count_select, |x, n| hand_select(x, n).await);
+
+#[inline(never)]
+fn count_tower(rt: &Runtime) {
+    let mut svc = tower_hedge();
+    rt.block_on(async {
+        for _ in 0..COUNTED {
+            let ready = svc.ready().await.expect("ready");
+            let request = (*black_box(&1_u64), black_box(2_u64));
+            black_box(ready.call(request).await.map_err(|e: BoxError| e)).expect("success");
+        }
+    })
+}
+
+/// `HEDGE_INSTRUCTIONS=1 valgrind --tool=callgrind <bench binary>`: each variant's
+/// loop of [`COUNTED`] calls in its own function, for exact instruction counts
+/// (`callgrind_annotate --inclusive=yes`, divided by `COUNTED`).
+fn instructions() {
+    let rt = runtime();
+    count_bare(&rt);
+    count_fixed(&rt);
+    count_learnt(&rt);
+    count_select(&rt);
+    count_tower(&rt);
+}
+
 criterion_group!(benches, fast_path);
 
 fn main() {
+    if std::env::var_os("HEDGE_INSTRUCTIONS").is_some() {
+        return instructions();
+    }
     // `HEDGE_NO_TAIL=1` skips the scenario (when profiling the fast path alone).
     if std::env::var_os("HEDGE_NO_TAIL").is_none() {
         tail_latency();

@@ -4,7 +4,7 @@
 //! `static` of a call site: recording a latency is one `fetch_add` and one store, and
 //! reading the hedge delay is one load of a cached quantile. The quantile itself is
 //! recomputed (a copy of the ring and a selection, on the stack) only when the 20th
-//! latency arrives, at the 32nd and 64th, and then every [`REFRESH`] latencies, so its
+//! latency arrives, at the 32nd, 64th and 128th, then every [`REFRESH`] latencies, so its
 //! cost (about 20 000 instructions) is spread over many calls. Nothing allocates.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -17,9 +17,9 @@ pub(crate) const WINDOW: usize = 1024;
 /// quantile of a handful of samples would hedge on noise.
 pub(crate) const MIN_SAMPLES: u64 = 20;
 
-/// The cached quantile is recomputed every `REFRESH` recorded latencies (an eighth of
-/// the window), and at the powers of two before that.
-pub(crate) const REFRESH: u64 = 128;
+/// The cached quantile is recomputed every `REFRESH` recorded latencies (a quarter
+/// of the window), and at the powers of two before that.
+pub(crate) const REFRESH: u64 = 256;
 
 /// "Not enough data yet" in [`Latencies::cached`].
 const NONE: u64 = u64::MAX;
@@ -78,10 +78,8 @@ impl Latencies {
     #[cold]
     fn refresh(&self, count: u64, per_million: u32) {
         let len = count.min(WINDOW as u64) as usize;
-        let mut copy = [0_u64; WINDOW];
-        for (to, from) in copy[..len].iter_mut().zip(&self.samples) {
-            *to = from.load(Relaxed);
-        }
+        // Built in place (no zeroing first); slots not yet written are cut off below.
+        let mut copy: [u64; WINDOW] = std::array::from_fn(|i| self.samples[i].load(Relaxed));
         self.cached.store(nearest_rank(&mut copy[..len], per_million), Relaxed);
     }
 }
@@ -130,7 +128,7 @@ mod tests {
     }
 
     #[test]
-    fn refreshes_at_32_64_then_every_128_over_the_recent_window_only() {
+    fn refreshes_at_powers_of_two_then_every_256_over_the_recent_window_only() {
         let window = Latencies::new();
         for _ in 0..20 {
             window.record(ms(10), 950_000);

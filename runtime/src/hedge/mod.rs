@@ -27,8 +27,10 @@
 //! Cost: a call that finishes before `after` arms at most one timer (none when it
 //! finishes on its first poll) and allocates nothing; every hedge allocates its
 //! attempt, and the first hedge of a call the list of hedges (the first attempt is
-//! held inline, and so is any attempt started while that slot is free). With a quantile, each call also reads the clock twice and
-//! records its latency in a ring of atomics.
+//! held inline, and so is any attempt started while that slot is free). With a
+//! quantile, each call records its latency in a ring of atomics; a call that has to
+//! wait reads the clock twice for it, one that is ready on its first poll reads none
+//! and records zero.
 
 mod latency;
 mod race;

@@ -126,7 +126,6 @@ where
         let mut this = self.project();
         if *this.started == 0 {
             this.budget.deposit();
-            *this.first_started = this.learn.then(Instant::now);
             this.first.set(Some((this.make)()));
             *this.started = 1;
         }
@@ -154,6 +153,11 @@ where
                             last_error = Some(error);
                         }
                     }
+                } else if *this.learn && this.first_started.is_none() {
+                    // The first attempt's clock starts when its first poll returns:
+                    // a call that is ready at once reads no clock and records zero
+                    // (the synchronous part of a first poll is not waited for).
+                    *this.first_started = Some(Instant::now());
                 }
             }
             let mut i = 0;
@@ -262,7 +266,7 @@ where
 /// tower's `hedge` does): the window describes the body, not the hedging.
 #[inline]
 fn learn(site: &Hedge, learn: bool, started: Option<Instant>) {
-    if let (true, Some(started)) = (learn, started) {
-        site.record(started.elapsed());
+    if learn {
+        site.record(started.map_or(Duration::ZERO, |started| started.elapsed()));
     }
 }
