@@ -351,6 +351,17 @@ async fn the_expansion_entry_point_takes_a_per_call_delay_when_and_budget() {
     assert_eq!(start.elapsed(), 45 * MS);
     assert_eq!(log.borrow().starts, ms(&[0, 30, 35]));
     assert_eq!(budget.counts(), (1, 2, 3));
+    // The expansion's default `when`: every error may be hedged.
+    let log = Rc::new(RefCell::new(Log::default()));
+    let plan = vec![(5, Err(Error::Fatal(1))), (5, Ok(2))];
+    let out = steadfast::__private::hedge(
+        &SITE,
+        None,
+        steadfast::__private::any_error,
+        &NoBudget,
+        planned(&log, plan),
+    );
+    assert_eq!(out.await, Ok(2));
     // Without an override the site's own 10 s applies.
     let log = Rc::new(RefCell::new(Log::default()));
     let out = steadfast::__private::hedge(
