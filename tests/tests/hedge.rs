@@ -92,7 +92,10 @@ async fn a_slow_first_attempt_is_hedged_at_after_and_the_loser_cancelled() {
     static HEDGE: Hedge = Hedge::after(Duration::from_millis(50));
     let log = Rc::new(RefCell::new(Log::default()));
     let start = Instant::now();
-    let out = HEDGE.run(planned(&log, vec![(1_000, Ok(1)), (20, Ok(2))])).await;
+    // Awaited through a pinned reference: the hedged future outlives its result, so
+    // the count below shows that the loser was dropped when the winner finished.
+    let mut call = pin!(HEDGE.run(planned(&log, vec![(1_000, Ok(1)), (20, Ok(2))])));
+    let out = call.as_mut().await;
     assert_eq!(out, Ok(2));
     assert_eq!(start.elapsed(), 70 * MS);
     let log = log.borrow();
@@ -140,19 +143,37 @@ async fn an_error_for_which_when_is_true_starts_the_next_attempt_at_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn two_failures_at_the_same_instant_start_two_attempts() {
+    static HEDGE: Hedge = Hedge::after(Duration::from_millis(25)).max(4);
+    let log = Rc::new(RefCell::new(Log::default()));
+    let start = Instant::now();
+    let plan = vec![(30, Err(Error::Busy(1))), (5, Err(Error::Busy(2))), (50, Ok(3)), (5, Ok(4))];
+    let out = HEDGE.run(planned(&log, plan)).await;
+    // 2 starts at 25 ms; 1 and 2 both fail at 30 ms: 3 and 4 start then, and 4 wins
+    // at 35 ms.
+    assert_eq!(out, Ok(4));
+    assert_eq!(start.elapsed(), 35 * MS);
+    let log = log.borrow();
+    assert_eq!(log.starts, ms(&[0, 25, 30, 30]));
+    assert_eq!(log.cancelled, 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_error_for_which_when_is_false_ends_the_call() {
     static HEDGE: Hedge = Hedge::after(Duration::from_millis(50)).max(3);
     let log = Rc::new(RefCell::new(Log::default()));
     let start = Instant::now();
-    let out = HEDGE
-        .when(Error::is_busy)
-        .run(planned(&log, vec![(1_000, Ok(1)), (10, Err(Error::Fatal(2)))]))
-        .await;
+    let mut call = pin!(
+        HEDGE
+            .when(Error::is_busy)
+            .run(planned(&log, vec![(1_000, Ok(1)), (10, Err(Error::Fatal(2)))]))
+    );
+    let out = call.as_mut().await;
     assert_eq!(out, Err(Error::Fatal(2)));
     assert_eq!(start.elapsed(), 60 * MS);
     let log = log.borrow();
     assert_eq!(log.starts, ms(&[0, 50]));
-    assert_eq!(log.cancelled, 1, "the first attempt is dropped with the call");
+    assert_eq!(log.cancelled, 1, "the first attempt is dropped at once");
 }
 
 #[tokio::test(start_paused = true)]
