@@ -1,36 +1,7 @@
 //! Hedged requests: race another attempt against a slow one ("The Tail at Scale",
 //! Dean & Barroso, 2013).
 //!
-//! A [`Hedge`] runs one attempt of a call (a closure that creates the attempt's
-//! future) and starts another when the newest attempt has run `after` without
-//! finishing, or at once when an attempt fails with an error for which `when` is
-//! true. The rules:
-//!
-//! - At most `max` attempts per call (2 by default, 2 ≤ `max` ≤ 5, gRPC's limit for
-//!   hedging), so at most `max` run at once. The first starts on the first poll.
-//! - The first `Ok` wins; every other attempt is dropped (cancelled) at once.
-//! - An error for which `when` is false ends the call with that error (the other
-//!   attempts are dropped); `when` defaults to every error. When every attempt has
-//!   failed, the call returns the last error.
-//! - `after` is a [`Duration`] ([`Hedge::after`]), or a quantile of this call site's
-//!   recent successful latencies ([`Hedge::quantile`], [`Hedge::percentile`],
-//!   [`Hedge::p999`]): the last 1 024 latencies of winning attempts, each measured
-//!   from that attempt's own start, as tower's `hedge` measures them. No hedge on
-//!   time until 20 calls have completed (tower's `min_data_points`).
-//! - With a budget ([`HedgeWith::budget`]), every call deposits into it and every
-//!   hedge withdraws one; a hedge that finds it empty is not started (the attempts in
-//!   flight run on; a failed last attempt returns its error).
-//! - Each hedge emits a DEBUG event (target `steadfast`) with `function`, `attempt`
-//!   (the number of the attempt started, from 2), `after_ms` and `reason` (`slow` or
-//!   `failed`).
-//!
-//! Cost: a call that finishes before `after` arms at most one timer (none when it
-//! finishes on its first poll) and allocates nothing; every hedge allocates its
-//! attempt, and the first hedge of a call the list of hedges (the first attempt is
-//! held inline, and so is any attempt started while that slot is free). With a
-//! quantile, each call records its latency in a ring of atomics; a call that has to
-//! wait reads the clock twice for it, one that is ready on its first poll reads none
-//! and records zero.
+//! The rules are documented on [`Hedge`], the public face of this module.
 
 mod latency;
 mod race;
@@ -54,7 +25,40 @@ enum After {
 }
 
 /// A hedging policy, with the window of recent latencies it learns from: `const`, so
-/// it lives in a `static` shared by every call of a call site.
+/// it lives in a `static` shared by every call of a call site (what `#[hedge]` does).
+///
+/// It runs one attempt of a call (a closure that creates the attempt's
+/// future) and starts another when the newest attempt has run `after` without
+/// finishing, or at once when an attempt fails with an error for which `when` is
+/// true. The rules:
+///
+/// - At most `max` attempts per call (2 by default, 2 ≤ `max` ≤ 5, gRPC's limit for
+///   hedging), so at most `max` run at once. The first starts on the first poll.
+/// - The first `Ok` wins; every other attempt is dropped (cancelled) at once.
+/// - An error for which `when` is false ends the call with that error (the other
+///   attempts are dropped); `when` defaults to every error. When every attempt has
+///   failed, the call returns the last error.
+/// - `after` is a [`Duration`] ([`Hedge::after`]), or a quantile of this call site's
+///   recent successful latencies ([`Hedge::quantile`], [`Hedge::percentile`],
+///   [`Hedge::p999`]): the last 1 024 latencies of winning attempts, each measured
+///   from that attempt's own start, as tower's `hedge` measures them. No hedge on
+///   time until 20 calls have completed (tower's `min_data_points`).
+/// - With a budget ([`HedgeWith::budget`]), every call deposits into it and every
+///   hedge withdraws one; a hedge that finds it empty is not started (the attempts in
+///   flight run on; a failed last attempt returns its error).
+/// - Each hedge emits a DEBUG event (target `steadfast`) with `function` (the
+///   [`name`](Hedge::name)), `attempt` (the number of the attempt started, from 2),
+///   `after_ms` (the delay in force; 0 while a quantile has too few latencies) and
+///   `reason` (`slow` or `failed`).
+/// - Dropping the future drops every attempt: nothing runs in the background.
+///
+/// Cost: a call that finishes before `after` arms at most one timer (none when it
+/// finishes on its first poll) and allocates nothing; every hedge allocates its
+/// attempt, and the first hedge of a call the list of hedges (the first attempt is
+/// held inline, and so is any attempt started while that slot is free). With a
+/// quantile, each call records its latency in a ring of atomics; a call that has to
+/// wait reads the clock twice for it, one that is ready on its first poll reads none
+/// and records zero.
 ///
 /// ```
 /// use std::time::Duration;
@@ -178,8 +182,8 @@ impl Hedge {
         self.delay().0
     }
 
-    /// Runs `make()`'s attempt, hedged; every error may be hedged. See the [module
-    /// docs](self) for the rules.
+    /// Runs `make()`'s attempt, hedged; every error may be hedged. See [`Hedge`] for
+    /// the rules.
     ///
     /// ```
     /// use std::time::Duration;
