@@ -117,7 +117,9 @@ impl Hedge {
     /// Starts another attempt when the newest one has run longer than the quantile
     /// `q` (0 < q ≤ 1; 0.95 for p95) of this policy's recent successful latencies.
     /// No hedge on time until 20 calls have completed. A `q` outside (0, 1] is
-    /// clamped into it (NaN becomes 0.95) with an ERROR event at each call.
+    /// clamped into it (NaN becomes 0.95) with an ERROR event at each call. A call
+    /// ready on its first poll counts as zero: when most calls are, the quantile is
+    /// zero and a call that has to wait is hedged at once.
     ///
     /// ```
     /// static HEDGE: steadfast::Hedge = steadfast::Hedge::quantile(0.95);
