@@ -397,6 +397,18 @@ async fn the_expansion_entry_point_takes_a_per_call_delay_when_and_budget() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_longest_delay_neither_hedges_nor_panics() {
+    static HEDGE: Hedge = Hedge::after(Duration::MAX).max(3);
+    let log = Rc::new(RefCell::new(Log::default()));
+    let start = Instant::now();
+    // The failure restarts the timer from its start: `now + Duration::MAX` saturates.
+    let plan = vec![(5, Err(Error::Busy(1))), (3_000, Ok(2))];
+    assert_eq!(HEDGE.run(planned(&log, plan)).await, Ok(2));
+    assert_eq!(start.elapsed(), 3_005 * MS);
+    assert_eq!(log.borrow().starts, ms(&[0, 5]));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_zero_delay_starts_every_attempt_at_once() {
     static HEDGE: Hedge = Hedge::after(Duration::ZERO).max(3);
     let log = Rc::new(RefCell::new(Log::default()));

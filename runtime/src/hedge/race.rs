@@ -103,6 +103,10 @@ impl<'a, Make, Fut, W, B: ?Sized> Hedged<'a, Make, Fut, W, B> {
     }
 }
 
+/// About 30 years: a deadline beyond `Instant`'s range is clamped to this (as tokio
+/// clamps its own sleeps).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 /// Why another attempt starts (the `reason` field of the DEBUG event).
 #[derive(Clone, Copy)]
 enum Reason {
@@ -258,7 +262,9 @@ where
         this.extra.push(Box::pin(Boxed { fut, started }));
     }
     if let Some(timer) = this.timer.as_mut().as_pin_mut() {
-        timer.reset(Instant::now() + after);
+        // Saturating, as `tokio::time::sleep` does: any `Duration` is a valid `after`.
+        let now = Instant::now();
+        timer.reset(now.checked_add(after).unwrap_or_else(|| now + FAR_FUTURE));
     }
 }
 
