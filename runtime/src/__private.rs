@@ -240,6 +240,23 @@ impl<T, C: Fn(&T) -> T> KeptArg<T, C> {
     }
 }
 
+// ---------------------------------------------------------------- circuit breaker, retry budget
+
+pub use crate::breaker::BreakerCall;
+pub use crate::budget::{budget_exhausted, withdraw_retry};
+pub use crate::{Breaker, CircuitOpen, RetryBudget};
+
+/// `E: From<CircuitOpen>`, with a message that says what to add.
+#[diagnostic::on_unimplemented(
+    message = "`#[circuit_breaker]` needs the error type `{Self}` to implement `From<steadfast::CircuitOpen>`",
+    label = "a call refused by the open breaker enters this type through `From`",
+    note = "add `impl From<steadfast::CircuitOpen> for {Self}`, or return `anyhow::Error` or `Box<dyn Error + Send + Sync>`"
+)]
+pub trait FromCircuitOpen {
+    /// `E::from(circuit_open)`.
+    fn from_circuit_open(error: CircuitOpen) -> Self;
+}
+
 impl<E: From<CircuitOpen>> FromCircuitOpen for E {
     #[inline]
     fn from_circuit_open(error: CircuitOpen) -> Self {
@@ -292,6 +309,11 @@ pub fn refusal_ends_retry(open: &CircuitOpen, next_delay: ::core::time::Duration
     open.retry_after() > next_delay
 }
 
+// `#[hedge]`: `hedge(&SITE, after, when, &budget, || attempt_future)`, with
+// `static SITE: Hedge = Hedge::after(d) | Hedge::quantile(q)` `.max(n).name("f")`.
+pub use crate::hedge::hedge;
+pub use crate::{Hedge, HedgeBudget, NoBudget};
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -321,20 +343,4 @@ mod tests {
         assert_eq!(only.take(), [1]);
         assert!(kept.next(true).is_none());
     }
-
-// ---------------------------------------------------------------- circuit breaker, retry budget
-
-pub use crate::breaker::BreakerCall;
-pub use crate::budget::{budget_exhausted, withdraw_retry};
-pub use crate::{Breaker, CircuitOpen, RetryBudget};
-
-/// `E: From<CircuitOpen>`, with a message that says what to add.
-#[diagnostic::on_unimplemented(
-    message = "`#[circuit_breaker]` needs the error type `{Self}` to implement `From<steadfast::CircuitOpen>`",
-    label = "a call refused by the open breaker enters this type through `From`",
-    note = "add `impl From<steadfast::CircuitOpen> for {Self}`, or return `anyhow::Error` or `Box<dyn Error + Send + Sync>`"
-)]
-pub trait FromCircuitOpen {
-    /// `E::from(circuit_open)`.
-    fn from_circuit_open(error: CircuitOpen) -> Self;
 }

@@ -147,6 +147,7 @@ mod boundary;
 mod breaker;
 mod budget;
 mod error;
+mod hedge;
 mod limit;
 mod retry;
 mod timeout;
@@ -158,6 +159,7 @@ pub use boundary::ErrorBoundary;
 pub use breaker::{Breaker, BreakerState};
 pub use budget::RetryBudget;
 pub use error::{CircuitOpen, LimitKind, Panicked, Rejected, TimedOut};
+pub use hedge::{Hedge, HedgeBudget, HedgeWith, Hedged, NoBudget};
 pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};
 pub use retry::{
     AnyError, Backoff, Delay, Delays, InvalidPolicy, List, NoHint, NoHook, OnRetry, RetryAfter,
