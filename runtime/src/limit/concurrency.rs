@@ -1,4 +1,8 @@
-//! The concurrency half of a [`Limiter`](super::Limiter): a FIFO semaphore of slots.
+//! The concurrency half of a [`Limiter`](super::Limiter): a FIFO semaphore of slots,
+//! and the bookkeeping that lets `set_concurrency` lower the limit while slots are held.
+
+use std::sync::Mutex as StdMutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
@@ -7,9 +11,16 @@ use super::limiter::{Invalid, InvalidLimit};
 use super::waiter::Waiter;
 use crate::error::{LimitKind, Rejected};
 
-/// The concurrency half of a [`Limiter`].
+/// The concurrency half of a [`Limiter`](super::Limiter).
 pub(super) struct Concurrency {
-    pub(super) max: usize,
+    /// The limit now.
+    max: AtomicUsize,
+    /// Slots held beyond a lowered limit: each one given back pays one off instead of
+    /// returning to the semaphore, so no new body starts until the count is under the
+    /// limit.
+    owed: AtomicUsize,
+    /// Serialises `set`, so that two changes do not interleave their accounting.
+    changing: StdMutex<()>,
     /// FIFO: a released slot goes to the longest waiting caller, and `try_acquire` cannot
     /// take a slot while callers are queued.
     pub(super) slots: Semaphore,
@@ -17,17 +28,66 @@ pub(super) struct Concurrency {
 
 impl Concurrency {
     pub(super) const fn new(max: usize) -> Result<Self, InvalidLimit> {
-        if max == 0 {
-            Err(InvalidLimit::new(Invalid::ZeroConcurrency))
-        } else if max > Semaphore::MAX_PERMITS {
-            Err(InvalidLimit::new(Invalid::TooMuchConcurrency))
-        } else {
-            Ok(Self { max, slots: Semaphore::const_new(max) })
+        match check(max) {
+            Ok(()) => Ok(Self {
+                max: AtomicUsize::new(max),
+                owed: AtomicUsize::new(0),
+                changing: StdMutex::new(()),
+                slots: Semaphore::const_new(max),
+            }),
+            Err(invalid) => Err(invalid),
         }
     }
 
-    pub(super) const fn kind(&self) -> LimitKind {
-        LimitKind::Concurrency(self.max)
+    pub(super) fn max(&self) -> usize {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn kind(&self) -> LimitKind {
+        LimitKind::Concurrency(self.max())
+    }
+
+    /// Slots held right now (a slot handed to a queued caller counts from the moment it
+    /// is handed over).
+    pub(super) fn held(&self) -> usize {
+        (self.max() + self.owed.load(Ordering::Relaxed))
+            .saturating_sub(self.slots.available_permits())
+    }
+
+    /// Gives a slot back: to the semaphore, or to pay off a lowered limit.
+    #[inline]
+    pub(super) fn release(&self) {
+        let paid = self.owed.load(Ordering::Relaxed) > 0
+            && self
+                .owed
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |owed| owed.checked_sub(1))
+                .is_ok();
+        if !paid {
+            self.slots.add_permits(1);
+        }
+    }
+
+    /// Changes the limit: raising it lets queued callers in at once; lowering it takes
+    /// free slots away and has held ones paid off as they come back.
+    pub(super) fn set(&self, max: usize) -> Result<(), InvalidLimit> {
+        check(max)?;
+        let _changing = self.changing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let old = self.max.swap(max, Ordering::Relaxed);
+        if max > old {
+            // Debts first: slots still held beyond the old limit need no new permit.
+            let mut more = max - old;
+            let _ = self.owed.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |owed| {
+                let paid = owed.min(max - old);
+                more = max - old - paid;
+                Some(owed - paid)
+            });
+            self.slots.add_permits(more);
+        } else {
+            let fewer = old - max;
+            let taken = self.slots.forget_permits(fewer);
+            self.owed.fetch_add(fewer - taken, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     pub(super) async fn acquire(
@@ -50,5 +110,15 @@ impl Concurrency {
             }
         };
         slot.ok_or_else(|| Rejected::new(self.kind(), waiter.waited()))
+    }
+}
+
+const fn check(max: usize) -> Result<(), InvalidLimit> {
+    if max == 0 {
+        Err(InvalidLimit::new(Invalid::ZeroConcurrency))
+    } else if max > Semaphore::MAX_PERMITS {
+        Err(InvalidLimit::new(Invalid::TooMuchConcurrency))
+    } else {
+        Ok(())
     }
 }

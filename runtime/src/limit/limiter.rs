@@ -55,13 +55,17 @@ use crate::error::Rejected;
 /// clock see exact start times.
 ///
 /// Callers get their start times in arrival order, through a line (a FIFO
-/// [`tokio::sync::Mutex`] around the record of past starts). The caller at the head of the
-/// line computes the earliest time `t`, no earlier than now or than the latest start, at
-/// which the window `(t - per, t]` holds fewer than `starts` recorded starts. If `t` is now,
-/// it records the start and goes; otherwise it sleeps until `t`, still at the head, then
-/// records the time it was let through and goes. Since starts are recorded in order,
-/// checking the window that ends at each new start is enough for every window. A caller
-/// dropped before its time has recorded nothing, so the next in line gets that time.
+/// [`tokio::sync::Mutex`]; the record of past starts has its own short lock, never held
+/// while anyone sleeps). The caller at the head of the line computes the earliest time
+/// `t`, no earlier than now or than the latest start, at which the window `(t - per, t]`
+/// holds fewer than `starts` recorded starts. If `t` is now, it records the start and
+/// goes; otherwise it sleeps until `t`, still at the head, then records the time it was
+/// let through and goes. Since starts are recorded in order, checking the window that
+/// ends at each new start is enough for every window. A caller dropped before its time
+/// has recorded nothing, so the next in line gets that time.
+///
+/// With [`burst`](Limiter::burst), starts are spaced instead: at most `burst` at once,
+/// then one every `per / starts` (GCRA), through the same line.
 ///
 /// So `Limiter::rate(5, Duration::from_secs(1))` lets 12 callers that arrive together
 /// start at 0 s (five), 1 s (five) and 2 s (two).
@@ -74,7 +78,7 @@ use crate::error::Rejected;
 ///
 /// # Memory
 ///
-/// A `Limiter` never allocates and its size does not depend on the limits: 704 bytes on
+/// A `Limiter` never allocates and its size does not depend on the limits: 752 bytes on
 /// a 64-bit target, whatever the rate.
 ///
 /// - Up to 64 starts per window, it keeps the exact times of the last `starts` starts in a
@@ -83,6 +87,12 @@ use crate::error::Rejected;
 ///   bucket that overlaps a window in full. That never lets more than `starts` bodies
 ///   start in a window, but may delay starts by up to `per / 64` per window, plus the
 ///   timer's resolution (1 ms) when a late wake-up pushes a start into the next bucket.
+///
+/// # Changes at run time
+///
+/// [`Limiter::set_concurrency`] and [`Limiter::set_rate`] change a limiter in use, also
+/// one in a `static`: raising a limit lets waiters in at once; lowering it lets running
+/// bodies finish and admits no new one until the count is under the new limit.
 ///
 /// # Cancellation and panics
 ///
@@ -195,6 +205,109 @@ impl Limiter {
         }
     }
 
+    /// Spaces the starts of a rate limit evenly: at most `burst` start at once, then one
+    /// every `per / starts` (GCRA, the leaky bucket of nginx's `limit_req` and of
+    /// governor), instead of the sliding window's `starts` at once. A start is admitted
+    /// by one compare-and-swap.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::Limiter;
+    ///
+    /// // A start every 100 ms, never two at once.
+    /// static SPACED: Limiter = Limiter::rate(10, Duration::from_secs(1)).burst(1);
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let start = tokio::time::Instant::now();
+    /// for _ in 0..4 {
+    ///     drop(SPACED.acquire(None).await.unwrap());
+    /// }
+    /// assert_eq!(start.elapsed(), Duration::from_millis(300));
+    /// assert_eq!(SPACED.burst_limit(), Some(1));
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If this limiter has no rate limit, or `burst` is 0 or above the rate's `starts`.
+    /// In a `static` or `const`, that is a compile-time error:
+    ///
+    /// ```compile_fail
+    /// use std::time::Duration;
+    /// static TOO_MANY: steadfast::Limiter = steadfast::Limiter::rate(2, Duration::from_secs(1)).burst(3);
+    /// # fn main() { let _ = &TOO_MANY; }
+    /// ```
+    #[must_use]
+    pub const fn burst(self, burst: u32) -> Limiter {
+        let Limiter { concurrency, rate, in_flight, waiting } = self;
+        let Some(rate) = rate else {
+            panic!("{}", InvalidLimit::new(Invalid::BurstWithoutRate).message())
+        };
+        match rate.with_burst(burst) {
+            Ok(rate) => Limiter { concurrency, rate: Some(rate), in_flight, waiting },
+            Err(invalid) => panic!("{}", invalid.message()),
+        }
+    }
+
+    /// Changes the concurrency limit while the limiter is in use. Raising it lets queued
+    /// callers in at once; lowering it lets running bodies finish and admits no new one
+    /// until fewer than `n` run.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::Limiter;
+    ///
+    /// static POOL: Limiter = Limiter::concurrency(1);
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let first = POOL.acquire(None).await.unwrap();
+    /// POOL.set_concurrency(2).unwrap();
+    /// let second = POOL.acquire(Some(Duration::ZERO)).await.unwrap();
+    /// assert_eq!(POOL.in_flight(), 2);
+    /// assert!(POOL.set_concurrency(0).is_err());
+    /// # drop((first, second));
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidLimit`] if `n` is 0 or above `Semaphore::MAX_PERMITS`, or if this limiter
+    /// has no concurrency limit.
+    pub fn set_concurrency(&self, n: usize) -> Result<(), InvalidLimit> {
+        match &self.concurrency {
+            Some(concurrency) => concurrency.set(n),
+            None => Err(InvalidLimit::new(Invalid::NoConcurrency)),
+        }
+    }
+
+    /// Changes the rate limit while the limiter is in use: at most `starts` in any `per`
+    /// (or, with [`burst`](Self::burst), one every `per / starts`, the burst capped at
+    /// `starts`). Starts already let through count against the new limit; a caller
+    /// waiting for its start time has it reckoned again at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use steadfast::Limiter;
+    ///
+    /// let limiter = Limiter::rate(1, Duration::from_secs(1));
+    /// limiter.set_rate(100, Duration::from_secs(1)).unwrap();
+    /// assert_eq!(limiter.rate_limit(), Some((100, Duration::from_secs(1))));
+    /// assert!(limiter.set_rate(0, Duration::from_secs(1)).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidLimit`] if `starts` is 0 or `per` is zero, or if this limiter has no rate
+    /// limit.
+    pub fn set_rate(&self, starts: u32, per: Duration) -> Result<(), InvalidLimit> {
+        match &self.rate {
+            Some(rate) => rate.set(starts, per),
+            None => Err(InvalidLimit::new(Invalid::NoRate)),
+        }
+    }
+
     /// A limiter from limits known only at run time: at most `concurrency` bodies at once
     /// and at most `rate = (starts, per)` starts in any window of length `per`.
     ///
@@ -260,7 +373,7 @@ impl Limiter {
         match (&self.concurrency, &self.rate) {
             // Slots held, read off the semaphore (a slot handed to a queued caller counts
             // from the moment it is handed over).
-            (Some(concurrency), None) => concurrency.max - concurrency.slots.available_permits(),
+            (Some(concurrency), None) => concurrency.held(),
             _ => self.in_flight.load(Ordering::Relaxed),
         }
     }
@@ -278,20 +391,19 @@ impl Limiter {
         self.waiting.load(Ordering::Relaxed)
     }
 
-    /// The concurrency limit, if any.
-    pub const fn concurrency_limit(&self) -> Option<usize> {
-        match &self.concurrency {
-            Some(concurrency) => Some(concurrency.max),
-            None => None,
-        }
+    /// The concurrency limit now, if any.
+    pub fn concurrency_limit(&self) -> Option<usize> {
+        self.concurrency.as_ref().map(Concurrency::max)
     }
 
-    /// The rate limit as `(starts, per)`, if any.
-    pub const fn rate_limit(&self) -> Option<(u32, Duration)> {
-        match &self.rate {
-            Some(rate) => Some((rate.starts, rate.per)),
-            None => None,
-        }
+    /// The rate limit now as `(starts, per)`, if any.
+    pub fn rate_limit(&self) -> Option<(u32, Duration)> {
+        self.rate.as_ref().map(Rate::limit)
+    }
+
+    /// The burst, if starts are spaced ([`Limiter::burst`]).
+    pub fn burst_limit(&self) -> Option<u32> {
+        self.rate.as_ref().and_then(Rate::burst)
     }
 
     /// The fast path: a permit if one can be had at once, without waiting, queueing or
@@ -387,7 +499,7 @@ impl Drop for LimiterPermit<'_> {
             self.limiter.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
         if let Some(concurrency) = &self.limiter.concurrency {
-            concurrency.slots.add_permits(1);
+            concurrency.release();
         }
     }
 }
@@ -398,8 +510,9 @@ impl fmt::Debug for LimiterPermit<'_> {
     }
 }
 
-/// A [`Limiter`] was given a limit that lets nothing through: returned by
-/// [`Limiter::try_new`].
+/// A [`Limiter`] was given a limit that lets nothing through (or one it cannot have):
+/// returned by [`Limiter::try_new`], [`Limiter::set_concurrency`] and
+/// [`Limiter::set_rate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidLimit {
     reason: Invalid,
@@ -411,6 +524,11 @@ pub(super) enum Invalid {
     TooMuchConcurrency,
     ZeroStarts,
     ZeroWindow,
+    ZeroBurst,
+    BurstAboveRate,
+    BurstWithoutRate,
+    NoConcurrency,
+    NoRate,
 }
 
 impl InvalidLimit {
@@ -427,6 +545,15 @@ impl InvalidLimit {
             }
             Invalid::ZeroStarts => "invalid limit: a rate limit must allow at least 1 start",
             Invalid::ZeroWindow => "invalid limit: a rate limit's window must be longer than zero",
+            Invalid::ZeroBurst => "invalid limit: a burst must allow at least 1 start",
+            Invalid::BurstAboveRate => {
+                "invalid limit: a burst may not exceed the rate's starts per window"
+            }
+            Invalid::BurstWithoutRate => "invalid limit: a burst needs a rate limit",
+            Invalid::NoConcurrency => {
+                "invalid limit: this limiter has no concurrency limit to change"
+            }
+            Invalid::NoRate => "invalid limit: this limiter has no rate limit to change",
         }
     }
 }

@@ -10,12 +10,14 @@
 //! | `concurrency.rs` | the concurrency half: a FIFO semaphore of slots |
 //! | `rate.rs` | the rate half: the line for start times and the sleep until one |
 //! | `window.rs` | the sliding window's arithmetic (pure: no tokio in its tests) |
+//! | `gcra.rs` | `burst`: evenly spaced starts, one compare-and-swap each (pure) |
 //! | `waiter.rs` | one caller's wait budget and its place in the `waiting` count |
 //! | `shared.rs` | the [`Limit`] trait, its impls for `&L`/`Arc<L>`, the boxed slow path |
 //! | `call.rs` | what the expansion calls: `limit`, `limit_or_reject`, refusals, events |
 
 mod call;
 mod concurrency;
+mod gcra;
 mod limiter;
 mod rate;
 mod shared;

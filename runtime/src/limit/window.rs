@@ -1,10 +1,8 @@
 //! The sliding window's arithmetic: the record of past starts, and the earliest start
-//! it allows. Pure (times are nanoseconds since the first start), so it is tested
-//! without tokio.
+//! it allows. Pure (times are nanoseconds on the limiter's own clock, see `rate.rs`),
+//! so it is tested without tokio.
 
 use std::time::Duration;
-
-use tokio::time::Instant;
 
 /// Up to this many starts per window, a rate limiter remembers each start exactly.
 pub(super) const EXACT_STARTS: usize = 64;
@@ -13,10 +11,8 @@ pub(super) const EXACT_STARTS: usize = 64;
 /// (plus one: a window that is not aligned to the buckets overlaps one more).
 const BUCKETS: u64 = 64;
 
-/// The starts a rate limit has let through, as nanoseconds since `base`.
+/// The starts a rate limit has let through, as nanoseconds since the limiter's base.
 pub(super) struct History {
-    /// The tokio clock's time at the first start; `None` until then (no clock in `const`).
-    base: Option<Instant>,
     starts: u32,
     per: u64,
     log: StartLog,
@@ -55,13 +51,31 @@ impl History {
             let counts = [0; BUCKETS as usize + 1];
             StartLog::Buckets { counts, width, newest: 0, newest_end: width, last: 0, total: 0 }
         };
-        Self { base: None, starts, per, log }
+        Self { starts, per, log }
     }
 
-    /// The base instant and `now` in nanoseconds since it.
-    pub(super) fn clock(&mut self, now: Instant) -> (Instant, u64) {
-        let base = *self.base.get_or_insert(now);
-        (base, saturating_nanos(now.saturating_duration_since(base)))
+    /// This record for a new limit (`Limiter::set_rate`): the recorded starts replayed
+    /// into a record of the new size, so that starts already let through count against
+    /// the new limit. Buckets replay their starts at their ends (at the latest start for
+    /// the newest): later than they were, so the new limit is kept, never exceeded.
+    pub(super) fn resized(&self, starts: u32, per: Duration) -> History {
+        let mut new = History::new(starts, per);
+        match &self.log {
+            StartLog::Exact { times, oldest, len } => {
+                for i in 0..*len {
+                    new.record(times[(oldest + i) % self.starts as usize]);
+                }
+            }
+            StartLog::Buckets { counts, width, newest, last, .. } => {
+                for bucket in newest.saturating_sub(BUCKETS)..=*newest {
+                    let at = bucket.saturating_add(1).saturating_mul(*width).saturating_sub(1);
+                    for _ in 0..counts[bucket_slot(bucket)] {
+                        new.record(at.min(*last));
+                    }
+                }
+            }
+        }
+        new
     }
 
     /// The earliest start time at or after `now` (and the latest start) that keeps every
@@ -223,6 +237,23 @@ mod tests {
         // Long after, the buckets skipped over are cleared: 100 start at once again.
         let later = 10_000 * MS;
         assert!(admit_all(&mut history, 100, later).iter().all(|&start| start == later));
+    }
+
+    #[test]
+    fn a_resized_record_counts_the_starts_already_let_through() {
+        let mut history = History::new(4, Duration::from_millis(100));
+        admit_all(&mut history, 4, 0);
+        // Lowered to 2 per 100 ms: the window is over-full until the starts at 0 leave it.
+        let lowered = history.resized(2, Duration::from_millis(100));
+        assert_eq!(lowered.earliest_start(10 * MS), 100 * MS);
+        // Raised to 6: two more fit at once.
+        let mut raised = history.resized(6, Duration::from_millis(100));
+        assert_eq!(admit_all(&mut raised, 3, 10 * MS), [10 * MS, 10 * MS, 100 * MS]);
+        // From buckets to exact times: no start is replayed earlier than it was.
+        let mut buckets = History::new(100, Duration::from_millis(640));
+        admit_all(&mut buckets, 100, 5 * MS);
+        let exact = buckets.resized(10, Duration::from_millis(640));
+        assert!(exact.earliest_start(5 * MS) >= 645 * MS);
     }
 
     #[test]

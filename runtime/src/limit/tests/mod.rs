@@ -419,3 +419,6 @@ impl Limit for Unnamed {
 fn other_limits_are_described_by_their_type_name() {
     assert!(Describe(&Unnamed).to_string().ends_with("tests::Unnamed"));
 }
+
+mod burst;
+mod changes;
