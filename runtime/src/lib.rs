@@ -77,7 +77,9 @@ pub mod __private;
 
 pub use boundary::ErrorBoundary;
 pub use error::{LimitKind, Panicked, Rejected, TimedOut};
-pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};
+pub use limit::{
+    InvalidLimit, KeyedLimit, KeyedLimiter, KeyedPermit, Limit, Limiter, LimiterPermit,
+};
 pub use retry::{
     AnyError, Backoff, InvalidPolicy, NoHint, RetryAfter, RetryPolicy, RetryWhen, Retrying,
 };

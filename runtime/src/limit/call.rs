@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
+use super::keyed::KeyedLimit;
 use super::shared::Limit;
 use crate::error::Rejected;
 
@@ -34,8 +36,7 @@ pub fn limit<'a, L: Limit + ?Sized, F: Future>(
     function: &'static str,
     body: F,
 ) -> Limited<
-    'a,
-    L,
+    &'a L,
     impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
     L::Permit<'a>,
     F,
@@ -59,14 +60,84 @@ pub fn limit_or_reject<'a, L: Limit + ?Sized, F: Future>(
     on_rejected: fn(Rejected) -> F::Output,
     body: F,
 ) -> Limited<
-    'a,
-    L,
+    &'a L,
     impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
     L::Permit<'a>,
     F,
     Reject<F::Output>,
 > {
     Limited::new(limiter, function, limiter.acquire(Some(wait)), body, Reject(on_rejected))
+}
+
+/// [`limit`] for a keyed limiter: runs `body` holding a slot of `key`'s limits, waiting
+/// as long as needed. What `#[limit(.., key = EXPR)]` without `wait` expands to.
+#[doc(hidden)]
+#[allow(clippy::type_complexity)] // the acquiring future has no name
+pub fn limit_keyed<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future>(
+    limiter: &'a L,
+    key: K,
+    function: &'static str,
+    body: F,
+) -> Limited<
+    ByKey<'a, L, K>,
+    impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
+    L::Permit<'a>,
+    F,
+    FailOpen,
+> {
+    let acquire = limiter.acquire(key, None);
+    Limited::new(ByKey::new(limiter), function, acquire, body, FailOpen)
+}
+
+/// [`limit_or_reject`] for a keyed limiter: waits at most `wait` for a slot of `key`'s
+/// limits. What `#[limit(.., key = EXPR, wait = D)]` expands to.
+#[doc(hidden)]
+#[allow(clippy::type_complexity)] // the acquiring future has no name
+pub fn limit_keyed_or_reject<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future>(
+    limiter: &'a L,
+    key: K,
+    function: &'static str,
+    wait: Duration,
+    on_rejected: fn(Rejected) -> F::Output,
+    body: F,
+) -> Limited<
+    ByKey<'a, L, K>,
+    impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
+    L::Permit<'a>,
+    F,
+    Reject<F::Output>,
+> {
+    let acquire = limiter.acquire(key, Some(wait));
+    Limited::new(ByKey::new(limiter), function, acquire, body, Reject(on_rejected))
+}
+
+/// How a [`Limited`] call names its limiter in events: [`Limit::describe`] or
+/// [`KeyedLimit::describe`].
+#[doc(hidden)]
+pub trait DescribeLimit {
+    fn describe_limit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl<L: Limit + ?Sized> DescribeLimit for &L {
+    fn describe_limit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        L::describe(self, f)
+    }
+}
+
+/// A keyed limiter, as a [`Limited`] call names it.
+#[doc(hidden)]
+pub struct ByKey<'a, L: ?Sized, K>(&'a L, PhantomData<fn(K)>);
+
+impl<'a, L: ?Sized, K> ByKey<'a, L, K> {
+    pub(super) fn new(limiter: &'a L) -> Self {
+        ByKey(limiter, PhantomData)
+    }
+}
+
+impl<L: KeyedLimit<K> + ?Sized, K> DescribeLimit for ByKey<'_, L, K> {
+    fn describe_limit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.describe(f)
+    }
 }
 
 /// What a [`Limited`] call does when the limiter refuses it a slot.
@@ -117,8 +188,8 @@ pin_project! {
     /// the body once, and the acquiring future only until the slot is there (an
     /// `async fn` would hold the body twice).
     #[doc(hidden)]
-    pub struct Limited<'a, L: ?Sized, A, P, F, R> {
-        limiter: &'a L,
+    pub struct Limited<L, A, P, F, R> {
+        limiter: L,
         function: &'static str,
         refused: R,
         #[pin]
@@ -142,17 +213,17 @@ pin_project! {
     }
 }
 
-impl<'a, L: ?Sized, A, P, F, R> Limited<'a, L, A, P, F, R> {
+impl<L, A, P, F, R> Limited<L, A, P, F, R> {
     #[inline]
-    fn new(limiter: &'a L, function: &'static str, acquire: A, body: F, refused: R) -> Self {
+    fn new(limiter: L, function: &'static str, acquire: A, body: F, refused: R) -> Self {
         let state = Phase::Acquiring { acquire, since: None };
         Limited { limiter, function, refused, state, body }
     }
 }
 
-impl<L, A, P, F, R> Future for Limited<'_, L, A, P, F, R>
+impl<L, A, P, F, R> Future for Limited<L, A, P, F, R>
 where
-    L: Limit + ?Sized,
+    L: DescribeLimit,
     A: Future<Output = Result<P, Rejected>>,
     F: Future,
     R: Refused<F::Output>,
@@ -176,7 +247,7 @@ where
             let permit = match acquired {
                 Ok(permit) => {
                     if let Some(since) = since {
-                        report_long_wait(*this.limiter, this.function, since.elapsed());
+                        report_long_wait(&*this.limiter, this.function, since.elapsed());
                     }
                     Some(permit)
                 }
@@ -217,24 +288,24 @@ fn long_waits_are_reported() -> bool {
     tracing::enabled!(target: "steadfast", tracing::Level::DEBUG)
 }
 
-fn report_long_wait<L: Limit + ?Sized>(limiter: &L, function: &'static str, waited: Duration) {
+fn report_long_wait<L: DescribeLimit>(limiter: &L, function: &'static str, waited: Duration) {
     if waited > LONG_WAIT {
         tracing::debug!(
             target: "steadfast",
             function,
             waited_ms = millis(waited),
-            limit = %Describe(limiter),
+            limit = %Described(limiter),
             "got a slot after a long wait",
         );
     }
 }
 
-/// [`Limit::describe`] as `Display`, for events.
-pub(super) struct Describe<'a, L: ?Sized>(pub(super) &'a L);
+/// [`DescribeLimit`] as `Display`, for events.
+pub(super) struct Described<'a, L: ?Sized>(pub(super) &'a L);
 
-impl<L: Limit + ?Sized> fmt::Display for Describe<'_, L> {
+impl<L: DescribeLimit + ?Sized> fmt::Display for Described<'_, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.describe(f)
+        self.0.describe_limit(f)
     }
 }
 

@@ -39,6 +39,17 @@ impl Concurrency {
         }
     }
 
+    /// A concurrency limit like this one, with every slot free (a keyed limiter's new key).
+    pub(super) fn fresh(&self) -> Concurrency {
+        let max = self.max();
+        Self {
+            max: AtomicUsize::new(max),
+            owed: AtomicUsize::new(0),
+            changing: StdMutex::new(()),
+            slots: Semaphore::new(max),
+        }
+    }
+
     pub(super) fn max(&self) -> usize {
         self.max.load(Ordering::Relaxed)
     }

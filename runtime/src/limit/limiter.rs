@@ -339,6 +339,23 @@ impl Limiter {
         Ok(Limiter::from_parts(concurrency, rate))
     }
 
+    /// A limiter with the limits of this one, unused (a keyed limiter's new key).
+    pub(super) fn fresh(&self) -> Limiter {
+        let concurrency = self.concurrency.as_ref().map(Concurrency::fresh);
+        Limiter::from_parts(concurrency, self.rate.as_ref().map(Rate::fresh))
+    }
+
+    /// Gives back what a permit holds: its count in `in_flight` and its slot.
+    #[inline]
+    pub(super) fn release(&self) {
+        if self.counts_in_flight() {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(concurrency) = &self.concurrency {
+            concurrency.release();
+        }
+    }
+
     const fn from_parts(concurrency: Option<Concurrency>, rate: Option<Rate>) -> Limiter {
         Limiter { concurrency, rate, in_flight: AtomicUsize::new(0), waiting: AtomicUsize::new(0) }
     }
@@ -495,12 +512,7 @@ pub struct LimiterPermit<'a> {
 impl Drop for LimiterPermit<'_> {
     #[inline]
     fn drop(&mut self) {
-        if self.limiter.counts_in_flight() {
-            self.limiter.in_flight.fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some(concurrency) = &self.limiter.concurrency {
-            concurrency.release();
-        }
+        self.limiter.release();
     }
 }
 

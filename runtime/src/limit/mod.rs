@@ -12,12 +12,14 @@
 //! | `window.rs` | the sliding window's arithmetic (pure: no tokio in its tests) |
 //! | `gcra.rs` | `burst`: evenly spaced starts, one compare-and-swap each (pure) |
 //! | `waiter.rs` | one caller's wait budget and its place in the `waiting` count |
+//! | `keyed.rs` | [`KeyedLimiter`]: limits per key in sharded maps, idle keys forgotten; the [`KeyedLimit`] trait |
 //! | `shared.rs` | the [`Limit`] trait, its impls for `&L`/`Arc<L>`, the boxed slow path |
 //! | `call.rs` | what the expansion calls: `limit`, `limit_or_reject`, refusals, events |
 
 mod call;
 mod concurrency;
 mod gcra;
+mod keyed;
 mod limiter;
 mod rate;
 mod shared;
@@ -27,6 +29,7 @@ mod window;
 #[cfg(test)]
 mod tests;
 
-pub use call::{limit, limit_or_reject};
+pub use call::{limit, limit_keyed, limit_keyed_or_reject, limit_or_reject};
+pub use keyed::{KeyedLimit, KeyedLimiter, KeyedPermit};
 pub use limiter::{InvalidLimit, Limiter, LimiterPermit};
 pub use shared::Limit;

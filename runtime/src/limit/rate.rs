@@ -134,6 +134,18 @@ impl Rate {
         saturating_nanos(now.saturating_duration_since(origin()))
     }
 
+    /// A rate with these limits and no history (a keyed limiter's new key).
+    pub(super) fn fresh(&self) -> Rate {
+        let (starts, per) = self.limit();
+        let admission = match &self.admission {
+            Admission::Window(_) => Admission::Window(StdMutex::new(History::new(starts, per))),
+            Admission::Spaced(gcra) => {
+                Admission::Spaced(Gcra::new(starts, saturating_nanos(per), gcra.burst()))
+            }
+        };
+        Rate::with(starts, per, admission)
+    }
+
     /// Admits a start at `now` if it is allowed; `Err(earliest)` (having recorded
     /// nothing) otherwise.
     #[inline]
@@ -217,7 +229,7 @@ impl Rate {
 /// which a `const fn` cannot drop). NOTE: the margin covers tokio clocks that started
 /// earlier (a paused clock of another runtime in the same process); an instant before
 /// the origin would count as the origin.
-fn origin() -> Instant {
+pub(super) fn origin() -> Instant {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     *ORIGIN.get_or_init(|| {
         let now = Instant::now();

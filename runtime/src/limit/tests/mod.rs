@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep, timeout};
 
-use super::call::{Describe, limit, limit_or_reject};
+use super::call::{Described, limit, limit_or_reject};
 use super::{InvalidLimit, Limit, Limiter};
 use crate::error::{LimitKind, Rejected};
 
@@ -338,7 +338,7 @@ async fn references_and_arcs_are_limits() {
     assert_eq!(rejected.unwrap_err().limit(), LimitKind::Concurrency(1));
     drop(holder);
     assert_eq!(limit(&shared, "f", async { shared.in_flight() }).await, 1);
-    assert_eq!(Describe(&shared).to_string(), "concurrency limit of 1");
+    assert_eq!(Described(&&shared).to_string(), "concurrency limit of 1");
 }
 
 #[tokio::test(start_paused = true)]
@@ -417,8 +417,9 @@ impl Limit for Unnamed {
 
 #[test]
 fn other_limits_are_described_by_their_type_name() {
-    assert!(Describe(&Unnamed).to_string().ends_with("tests::Unnamed"));
+    assert!(Described(&&Unnamed).to_string().ends_with("tests::Unnamed"));
 }
 
 mod burst;
 mod changes;
+mod keyed;
