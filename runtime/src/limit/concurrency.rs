@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-use super::limiter::{Invalid, InvalidLimit};
+use super::limiter::{Invalid, InvalidLimit, Limiter};
 use super::waiter::Waiter;
 use crate::error::{LimitKind, Rejected};
 
@@ -101,6 +101,20 @@ impl Concurrency {
         Ok(())
     }
 
+    /// Queues for a slot as long as it takes, counted in `limiter`'s `waiting`: the
+    /// waiting path of a caller without a budget, smaller than [`Self::acquire`].
+    pub(super) async fn queue(&self, limiter: &Limiter) -> SemaphorePermit<'_> {
+        let waiting = limiter.waiting_count();
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let _counted = Counted(waiting);
+        loop {
+            // The semaphore is never closed (nothing calls `close`): `acquire` succeeds.
+            if let Ok(slot) = self.slots.acquire().await {
+                return slot;
+            }
+        }
+    }
+
     pub(super) async fn acquire(
         &self,
         waiter: &mut Waiter<'_>,
@@ -121,6 +135,15 @@ impl Concurrency {
             }
         };
         slot.ok_or_else(|| Rejected::new(self.kind(), waiter.waited()))
+    }
+}
+
+/// A caller's place in the `waiting` count, left when dropped.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -440,10 +440,24 @@ impl Limiter {
         Some(self.permit(slot))
     }
 
+    /// The concurrency half, if it is the only limit.
+    #[inline]
+    pub(super) fn slot_only(&self) -> Option<&Concurrency> {
+        match (&self.concurrency, &self.rate) {
+            (Some(concurrency), None) => Some(concurrency),
+            _ => None,
+        }
+    }
+
+    /// How many callers wait, for `Concurrency::queue`.
+    pub(super) fn waiting_count(&self) -> &AtomicUsize {
+        &self.waiting
+    }
+
     /// The permit of a caller that got its slot (if there is a concurrency limit) and
     /// its start time (if there is a rate limit).
     #[inline(always)]
-    fn permit<'a>(&'a self, slot: Option<SemaphorePermit<'a>>) -> LimiterPermit<'a> {
+    pub(super) fn permit<'a>(&'a self, slot: Option<SemaphorePermit<'a>>) -> LimiterPermit<'a> {
         if self.counts_in_flight() {
             self.in_flight.fetch_add(1, Ordering::Relaxed);
         }

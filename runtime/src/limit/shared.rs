@@ -137,7 +137,14 @@ impl<'a> LimiterAcquire<'a> {
     #[inline(never)]
     fn poll_waiting(&mut self, cx: &mut Context<'_>) -> Poll<Result<LimiterPermit<'a>, Rejected>> {
         let (limiter, wait) = (self.limiter, self.wait);
-        let waiting = self.waiting.get_or_insert_with(|| Box::pin(limiter.acquire_permit(wait)));
+        let waiting = self.waiting.get_or_insert_with(|| match (wait, limiter.slot_only()) {
+            // The common queue, for a slot and nothing else: boxed alone, it is a third
+            // of the size of the whole state machine (no timer, no start time).
+            (None, Some(concurrency)) => {
+                Box::pin(async move { Ok(limiter.permit(Some(concurrency.queue(limiter).await))) })
+            }
+            _ => Box::pin(limiter.acquire_permit(wait)),
+        });
         waiting.as_mut().poll(cx)
     }
 }
