@@ -64,7 +64,7 @@
 //! # Without macros
 //!
 //! Everything is plain Rust in this crate: [`RetryPolicy`], [`timeout()`](fn@timeout),
-//! [`ErrorBoundary`] and [`Limiter`].
+//! [`ErrorBoundary`], [`Limiter`] and [`KeyedLimiter`].
 
 mod boundary;
 mod error;
@@ -246,6 +246,10 @@ pub use steadfast_macros::error_boundary;
 /// attempt, never across the backoff sleep; under `#[timeout]` the queue time counts.
 /// A rejection emits a WARN event with `waited_ms`; waiting longer than 1 s a DEBUG
 /// event. Without `wait`, the function may return any type.
+///
+/// A shared [`Limiter`] can do more than the arguments: [`Limiter::burst`] spaces
+/// starts evenly (GCRA), [`Limiter::set_concurrency`] and [`Limiter::set_rate`] change
+/// it while it is in use, and [`KeyedLimiter`] holds limits per key (a user, an IP).
 ///
 /// ```
 /// use std::time::Duration;
