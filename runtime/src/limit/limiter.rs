@@ -488,15 +488,20 @@ impl Limiter {
 }
 
 impl fmt::Display for Limiter {
-    /// Names the limits, as in `concurrency limit of 8 and rate limit of 100 per 1s`.
+    /// Names the limits, as in `concurrency limit of 8 and rate limit of 100 per 1s`
+    /// (with `, burst 1` for spaced starts).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.concurrency, &self.rate) {
             (Some(concurrency), Some(rate)) => {
-                write!(f, "{} and {}", concurrency.kind(), rate.kind())
+                write!(f, "{} and {}", concurrency.kind(), rate.kind())?;
             }
-            (Some(concurrency), None) => concurrency.kind().fmt(f),
-            (None, Some(rate)) => rate.kind().fmt(f),
-            (None, None) => f.write_str("no limit"),
+            (Some(concurrency), None) => concurrency.kind().fmt(f)?,
+            (None, Some(rate)) => rate.kind().fmt(f)?,
+            (None, None) => f.write_str("no limit")?,
+        }
+        match self.burst_limit() {
+            Some(burst) => write!(f, ", burst {burst}"),
+            None => Ok(()),
         }
     }
 }
@@ -506,6 +511,7 @@ impl fmt::Debug for Limiter {
         f.debug_struct("Limiter")
             .field("concurrency", &self.concurrency_limit())
             .field("rate", &self.rate_limit())
+            .field("burst", &self.burst_limit())
             .field("in_flight", &self.in_flight())
             .field("waiting", &self.waiting())
             .finish()

@@ -97,7 +97,7 @@ async fn burst_with_concurrency_holds_both() {
     sleep(500 * MS).await;
     drop(first);
     assert_eq!(second.await.unwrap().unwrap(), 500 * MS);
-    assert_eq!(L.to_string(), "concurrency limit of 1 and rate limit of 10 per 1s");
+    assert_eq!(L.to_string(), "concurrency limit of 1 and rate limit of 10 per 1s, burst 2");
     assert_eq!(L.burst_limit(), Some(2));
 }
 

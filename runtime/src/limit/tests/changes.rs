@@ -134,7 +134,7 @@ async fn raising_a_spaced_rate_shortens_the_wait() {
 fn invalid_changes_are_errors() {
     let concurrency = Limiter::concurrency(2);
     let rate = Limiter::rate(2, SEC);
-    let message = |result: Result<(), crate::InvalidLimit>| result.unwrap_err().to_string();
+    let message = |result: Result<(), crate::limit::InvalidLimit>| result.unwrap_err().to_string();
     assert_eq!(
         message(concurrency.set_concurrency(0)),
         "invalid limit: a concurrency limit must allow at least 1"

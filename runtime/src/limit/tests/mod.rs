@@ -400,7 +400,7 @@ fn display_and_debug_name_the_limits() {
     assert_eq!(Limiter::rate(5, 250 * MS).to_string(), "rate limit of 5 per 250ms");
     assert_eq!(
         format!("{limiter:?}"),
-        "Limiter { concurrency: Some(8), rate: Some((100, 1s)), in_flight: 0, waiting: 0 }"
+        "Limiter { concurrency: Some(8), rate: Some((100, 1s)), burst: None, in_flight: 0, waiting: 0 }"
     );
 }
 
