@@ -29,7 +29,7 @@ use governor::clock::FakeRelativeClock;
 use governor::{Quota, RateLimiter};
 use steadfast_benches::{
     CONCURRENCY, DELAY, Out, RATE, RATE_WINDOW, bare, flaky, flaky_body, hand_flaky,
-    hand_limit_yielding, hand_rate, limited_yielding, rate_limited, yielding,
+    hand_limit_yielding, hand_rate, limited_yielding, rate_limited, rate_spaced, yielding,
 };
 use tokio::runtime::Runtime;
 use tokio::time::Instant;
@@ -232,6 +232,9 @@ fn rate(c: &mut Criterion) {
     under_the_limit(&mut group, &rt, "steadfast", tokio_only, || {
         || rate_limited(black_box(x), black_box(2))
     });
+    under_the_limit(&mut group, &rt, "steadfast burst (GCRA)", tokio_only, || {
+        || rate_spaced(black_box(x), black_box(2))
+    });
     under_the_limit(&mut group, &rt, "hand-written fixed window", tokio_only, || {
         || hand_rate(black_box(x), black_box(2))
     });
@@ -276,6 +279,7 @@ fn rate(c: &mut Criterion) {
     }
     call!("bare", bare(black_box(x), black_box(2)));
     call!("steadfast", rate_limited(black_box(x), black_box(2)));
+    call!("steadfast burst (GCRA)", rate_spaced(black_box(x), black_box(2)));
     call!("hand-written fixed window", hand_rate(black_box(x), black_box(2)));
     call!("tower RateLimit", tower_call(&tower));
     group.finish();

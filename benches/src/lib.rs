@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use steadfast::{Panicked, Rejected, TimedOut, error_boundary, limit, retry, timeout};
+use steadfast::{Limiter, Panicked, Rejected, TimedOut, error_boundary, limit, retry, timeout};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -255,6 +255,37 @@ pub async fn hand_limit_yielding(x: &u64, n: u64) -> Out {
 #[limit(rate = 10000, per = 1s)]
 pub async fn rate_limited(x: &u64, n: u64) -> Out {
     Ok(*x + n)
+}
+
+/// The limiter of [`rate_spaced`]: the rate of [`rate_limited`], spaced by GCRA with a
+/// burst of the whole rate (so that a window's worth passes at once, as with the
+/// sliding window).
+pub static SPACED: Limiter = Limiter::rate(RATE, RATE_WINDOW).burst(RATE);
+
+#[limit(using = SPACED)]
+pub async fn rate_spaced(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+// ---------------------------------------------------------------- waiting at scale
+
+/// The limiter of [`waiting_limited`], shared so that a bench can hold its slots.
+pub static WAITING: Limiter = Limiter::concurrency(CONCURRENCY);
+
+/// [`yielding`] through [`WAITING`].
+#[limit(using = WAITING)]
+pub async fn waiting_limited(x: &u64, n: u64) -> Out {
+    tokio::task::yield_now().await;
+    Ok(*x + n)
+}
+
+/// The slots of [`waiting_semaphore`].
+pub static WAITING_SLOTS: Semaphore = Semaphore::const_new(CONCURRENCY);
+
+/// [`yielding`] holding a permit of [`WAITING_SLOTS`]: the bare semaphore.
+pub async fn waiting_semaphore(x: &u64, n: u64) -> Out {
+    let _permit = WAITING_SLOTS.acquire().await.expect("the semaphore is never closed");
+    yielding(x, n).await
 }
 
 /// A fixed-window counter on tokio's clock, as one writes it by hand: at most `max`

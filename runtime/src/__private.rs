@@ -9,7 +9,7 @@
 pub use crate::boundary::{
     SourceOf, SourceViaDeref, SourceViaDisplay, SourceViaError, catch_panic,
 };
-pub use crate::limit::{limit, limit_or_reject};
+pub use crate::limit::{limit, limit_keyed, limit_keyed_or_reject, limit_or_reject};
 #[cfg(feature = "backoff")]
 pub use crate::retry::BackoffState;
 pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint, sleep};
@@ -17,7 +17,7 @@ pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint, slee
 pub use crate::retry::{Computed, Listed, RetryInfo, sleep_blocking};
 pub use crate::timeout::{timed_out, timeout_in};
 // The public types the expansions name, so that every generated path goes through here.
-pub use crate::{Backoff, ErrorBoundary, Limiter, RetryPolicy};
+pub use crate::{Backoff, ErrorBoundary, KeyedLimiter, Limiter, RetryPolicy};
 pub use tracing::Level;
 
 use crate::{Panicked, Rejected, TimedOut};

@@ -120,7 +120,7 @@
 //! # Without macros
 //!
 //! Everything is plain Rust in this crate: [`RetryPolicy`], [`timeout()`](fn@timeout),
-//! [`ErrorBoundary`] and [`Limiter`]; [`Breaker`] (a circuit breaker: [`Breaker::run`])
+//! [`ErrorBoundary`], [`Limiter`] and [`KeyedLimiter`]; [`Breaker`] (a circuit breaker: [`Breaker::run`])
 //! and [`RetryBudget`] (a cap on retries relative to calls) are shared `static`s with
 //! `const` builders.
 //!
@@ -160,7 +160,9 @@ pub use breaker::{Breaker, BreakerState};
 pub use budget::RetryBudget;
 pub use error::{CircuitOpen, LimitKind, Panicked, Rejected, TimedOut};
 pub use hedge::{Hedge, HedgeBudget, HedgeWith, Hedged, NoBudget};
-pub use limit::{InvalidLimit, Limit, Limiter, LimiterPermit};
+pub use limit::{
+    InvalidLimit, KeyedLimit, KeyedLimiter, KeyedPermit, Limit, Limiter, LimiterPermit,
+};
 pub use retry::{
     AnyError, Backoff, Delay, Delays, InvalidPolicy, List, NoHint, NoHook, OnRetry, RetryAfter,
     RetryInfo, RetryPolicy, RetryWhen, Retrying, jitter,
@@ -344,6 +346,10 @@ pub use steadfast_macros::error_boundary;
 /// attempt, never across the backoff sleep; under `#[timeout]` the queue time counts.
 /// A rejection emits a WARN event with `waited_ms`; waiting longer than 1 s a DEBUG
 /// event. Without `wait`, the function may return any type.
+///
+/// A shared [`Limiter`] can do more than the arguments: [`Limiter::burst`] spaces
+/// starts evenly (GCRA), [`Limiter::set_concurrency`] and [`Limiter::set_rate`] change
+/// it while it is in use, and [`KeyedLimiter`] holds limits per key (a user, an IP).
 ///
 /// ```
 /// use std::time::Duration;

@@ -1,6 +1,7 @@
 //! Cancellation and panics at any point: proptest scripts random sequences of calls
 //! (with bodies that succeed, fail or panic after a random time), clock advances and
-//! cancellations (a task aborted at whatever await point it has reached) over
+//! cancellations (a task aborted at whatever await point it has reached), and resizes
+//! (`set_concurrency` while calls run and wait) over
 //! `#[limit]` alone and the full stack, with the timeouts and rejections that follow.
 //! After every sequence every limiter must be back to full, no body may have run after
 //! its caller was dropped, and no retry may have continued.
@@ -62,6 +63,8 @@ enum Op {
     Advance(u64),
     Cancel(usize),
     Yield,
+    /// `set_concurrency` on the limiter of `#[limit]` alone, while calls run and wait.
+    Resize(usize),
 }
 
 #[derive(Default)]
@@ -140,7 +143,18 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0_u64..60).prop_map(Op::Advance),
         2 => (0_usize..12).prop_map(Op::Cancel),
         1 => Just(Op::Yield),
+        1 => (1..=CONCURRENCY).prop_map(Op::Resize),
     ]
+}
+
+/// Polls `future` once; `None` if it is not ready.
+fn poll_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => Some(out),
+        std::task::Poll::Pending => None,
+    }
 }
 
 async fn settle() {
@@ -184,6 +198,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                         }
                     }
                     Op::Yield => settle().await,
+                    Op::Resize(n) => alone().set_concurrency(n).expect("a valid limit"),
                 }
             }
             // Let every call finish (bodies take < 80 ms, retries < 1 s in all). A call
@@ -224,6 +239,19 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             "limiter not back to full"
         );
     }
+    // However it was resized while in use, back at its limit it has exactly that many
+    // slots: none lost, none made up.
+    let limiter = alone();
+    limiter.set_concurrency(CONCURRENCY).expect("a valid limit");
+    let held: Vec<_> = (0..CONCURRENCY)
+        .map_while(|_| poll_now(limiter.acquire(Some(Duration::ZERO))).and_then(Result::ok))
+        .collect();
+    prop_assert_eq!(held.len(), CONCURRENCY, "slots lost by resizing");
+    prop_assert!(
+        poll_now(limiter.acquire(Some(Duration::ZERO))).is_some_and(|r| r.is_err()),
+        "a slot made up by resizing"
+    );
+    drop(held);
     Ok(())
 }
 

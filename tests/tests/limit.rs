@@ -2,10 +2,12 @@
 //! load shedding, no leaked slot, and stacking with `#[retry]` and `#[timeout]`.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use steadfast::{LimitKind, Limiter, Rejected, TimedOut, limit, retry, timeout};
+use steadfast::__private::{limit as limited, limit_or_reject};
+use steadfast::{Limit, LimitKind, Limiter, Rejected, TimedOut, limit, retry, timeout};
 use steadfast_tests::Capture;
 use tokio::time::{Instant, sleep};
 
@@ -139,11 +141,20 @@ async fn crawl(id: usize, origin: Instant) -> Result<(), Error> {
     Ok(())
 }
 
-/// At most `n` starts in any window of length `per` (half-open: `[t, t + per)`).
-fn assert_sliding_window(starts: &[Duration], n: usize, per: Duration) {
-    for (i, first) in starts.iter().enumerate() {
-        let in_window = starts[i..].iter().filter(|s| **s < *first + per).count();
-        assert!(in_window <= n, "{in_window} starts in the window at {first:?}: {starts:?}");
+/// Checks that no window of length `per` holds more than `max` of `starts` (in any
+/// order): sorted, any `max + 1` consecutive starts span at least `per`.
+fn assert_sliding_window(starts: &[Duration], max: usize, per: Duration) {
+    let mut starts = starts.to_vec();
+    starts.sort_unstable();
+    for (i, pair) in starts.windows(max + 1).enumerate() {
+        let (first, last) = (pair[0], pair[max]);
+        assert!(
+            last - first >= per,
+            "starts {i} and {} are {:?} apart: {} starts in a window of {per:?}",
+            i + max,
+            last - first,
+            max + 1
+        );
     }
 }
 
@@ -414,26 +425,278 @@ async fn under_timeout_queue_time_counts_and_a_call_timed_out_in_the_queue_never
     assert_idle(&SLOW);
 }
 
-static LONG: Limiter = Limiter::concurrency(1);
+// ---- events, through the expansion ------------------------------------------------
 
-#[limit(using = LONG)]
-async fn long(ms: u32) -> Result<(), Error> {
-    sleep(ms * MS).await;
+static EVENTS: Limiter = Limiter::concurrency(1);
+
+#[limit(using = EVENTS)]
+async fn quick() {}
+
+#[limit(using = EVENTS, wait = 300ms)]
+async fn load() -> Result<(), Error> {
     Ok(())
 }
 
+#[limit(using = EVENTS)]
+async fn patient() {}
+
+#[limit(using = EVENTS, wait = 2s)]
+async fn slow() -> Result<(), Error> {
+    Ok(())
+}
+
+/// The fields of an event, by name.
+fn fields(event: &steadfast_tests::Captured) -> BTreeMap<&str, &str> {
+    event.fields.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect()
+}
+
 #[tokio::test(start_paused = true)]
-async fn waiting_longer_than_a_second_emits_debug() {
+async fn events_report_rejections_and_long_waits() {
     let capture = Capture::start();
-    let local = tokio::task::LocalSet::new();
-    let first = local.spawn_local(long(1500));
-    let second = local.spawn_local(long(1));
-    local
-        .run_until(async { (first.await.unwrap().unwrap(), second.await.unwrap().unwrap()) })
-        .await;
-    let events = capture.steadfast();
-    assert_eq!(events.len(), 1, "{events:#?}");
+    let seen = |n: usize| capture.steadfast().split_off(n);
+
+    // The fast path says nothing.
+    quick().await;
+    assert!(seen(0).is_empty());
+
+    let holder = EVENTS.acquire(None).await.unwrap();
+    let Err(Error::Rejected(rejected)) = load().await else { panic!("not rejected") };
+    assert_eq!(rejected.function(), Some("load"));
+    let events = seen(0);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].level, tracing::Level::WARN);
+    assert_eq!(events[0].target, "steadfast");
+    assert_eq!(
+        fields(&events[0]),
+        BTreeMap::from([
+            ("function", "load"),
+            ("waited_ms", "300"),
+            ("limit", "concurrency limit of 1"),
+            ("message", "rejected: no slot within the wait"),
+        ])
+    );
+
+    // A wait of one second exactly is not long.
+    tokio::spawn(async move {
+        sleep(1000 * MS).await;
+        drop(holder);
+    });
+    patient().await;
+    assert!(seen(1).is_empty());
+
+    let holder = EVENTS.acquire(None).await.unwrap();
+    tokio::spawn(async move {
+        sleep(1500 * MS).await;
+        drop(holder);
+    });
+    slow().await.unwrap();
+    let events = seen(1);
+    assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].level, tracing::Level::DEBUG);
-    assert_eq!(events[0].field("function"), Some("long"));
-    assert_eq!(events[0].field("waited_ms"), Some("1500"));
+    assert_eq!(events[0].target, "steadfast");
+    assert_eq!(
+        fields(&events[0]),
+        BTreeMap::from([
+            ("function", "slow"),
+            ("waited_ms", "1500"),
+            ("limit", "concurrency limit of 1"),
+            ("message", "got a slot after a long wait"),
+        ])
+    );
+}
+
+/// A limit that breaks the contract by rejecting even without a wait.
+struct Refuses;
+
+impl Limit for Refuses {
+    type Permit<'a> = ();
+
+    async fn acquire(&self, wait: Option<Duration>) -> Result<(), Rejected> {
+        Err(Rejected::new(LimitKind::Other("refuses"), wait.unwrap_or_default()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_limits_name_themselves() {
+    let capture = Capture::start();
+    let rejected = limit_or_reject(&Refuses, "f", MS, Err, async { Ok(()) }).await.unwrap_err();
+    assert_eq!(rejected.to_string(), "`f` rejected by the limit `refuses` after waiting 1ms");
+    assert_eq!(capture.steadfast()[0].field("limit"), Some("limit `refuses`"));
+    // Without a wait budget there is no error channel: it fails open, loudly.
+    assert_eq!(limited(&Refuses, "f", async { 5 }).await, 5);
+    let events = capture.steadfast();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].level, tracing::Level::ERROR);
+    assert_eq!(events[1].field("limit"), Some("limit `refuses`"));
+}
+
+// ---- the sliding window through the runtime API, on long schedules ---------------
+
+mod window {
+    use std::sync::{Arc, Mutex as StdMutex};
+    use std::time::Duration;
+
+    use steadfast::__private::limit;
+    use steadfast::Limiter;
+    use tokio::time::{Instant, sleep};
+
+    use super::{MS, assert_sliding_window};
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    /// A deterministic stream of numbers in `1..=max`.
+    fn gaps(mut seed: u64, max: u64) -> impl FnMut() -> u32 {
+        move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            u32::try_from((seed >> 33) % max + 1).unwrap()
+        }
+    }
+
+    /// `n` arrival times spaced by pseudo-random whole-millisecond gaps (the tokio
+    /// timer's resolution) of 1 to `max_gap_ms`.
+    fn staggered(n: usize, seed: u64, max_gap_ms: u64) -> Vec<Duration> {
+        let mut gap = gaps(seed, max_gap_ms);
+        let mut at = Duration::ZERO;
+        (0..n)
+            .map(|_| {
+                at += gap() * MS;
+                at
+            })
+            .collect()
+    }
+
+    /// Spawns one call through `limiter` per arrival (relative to now) and returns when
+    /// each body started, in arrival order.
+    async fn start_times(limiter: &'static Limiter, arrivals: &[Duration]) -> Vec<Duration> {
+        let t0 = Instant::now();
+        let tasks: Vec<_> = arrivals
+            .iter()
+            .map(|&arrival| {
+                tokio::spawn(async move {
+                    sleep(arrival).await;
+                    limit(limiter, "call", async move { t0.elapsed() }).await
+                })
+            })
+            .collect();
+        let mut starts = Vec::new();
+        for task in tasks {
+            starts.push(task.await.unwrap());
+        }
+        starts
+    }
+
+    /// The earliest first-in-first-out schedule: each start no earlier than its
+    /// arrival, the previous start, and the start `starts` places earlier plus `per`.
+    fn fifo_schedule(arrivals: &[Duration], starts: usize, per: Duration) -> Vec<Duration> {
+        let mut schedule: Vec<Duration> = Vec::new();
+        for (i, &arrival) in arrivals.iter().enumerate() {
+            let previous = schedule.last().copied().unwrap_or_default();
+            let window = i.checked_sub(starts).map_or(Duration::ZERO, |j| schedule[j] + per);
+            schedule.push(arrival.max(previous).max(window));
+        }
+        schedule
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_five_per_second_starts_twelve_callers_by_two_seconds() {
+        static L: Limiter = Limiter::rate(5, SEC);
+        let t0 = Instant::now();
+        let starts = Arc::new(StdMutex::new(Vec::new()));
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let starts = starts.clone();
+                tokio::spawn(limit(&L, "call", async move {
+                    starts.lock().unwrap().push((i, t0.elapsed()));
+                }))
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(t0.elapsed(), 2 * SEC);
+        let starts = starts.lock().unwrap();
+        let expected: Vec<_> = (0..12).map(|i| (i, (i as u32 / 5) * SEC)).collect();
+        assert_eq!(*starts, expected);
+        let times: Vec<_> = starts.iter().map(|(_, at)| *at).collect();
+        assert_sliding_window(&times, 5, SEC);
+        assert_eq!((L.in_flight(), L.waiting()), (0, 0));
+    }
+
+    /// Exact mode: every start is exactly the greedy first-in-first-out schedule.
+    #[tokio::test(start_paused = true)]
+    async fn rate_exact_mode_follows_the_earliest_fifo_schedule() {
+        const STARTS: usize = 7;
+        const PER: Duration = Duration::from_millis(100);
+        static L: Limiter = Limiter::rate(STARTS as u32, PER);
+        let arrivals = staggered(300, 7, 30);
+        let starts = start_times(&L, &arrivals).await;
+        let expected = fifo_schedule(&arrivals, STARTS, PER);
+        assert_eq!(starts, expected);
+        assert_sliding_window(&starts, STARTS, PER);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn high_rate_keeps_the_window_with_bounded_memory() {
+        const STARTS: u32 = 100_000;
+        static L: Limiter = Limiter::rate(STARTS, SEC);
+        assert!(std::mem::size_of_val(&L) < 1024);
+        let t0 = Instant::now();
+        let starts = Arc::new(StdMutex::new(Vec::with_capacity(300_000)));
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let starts = starts.clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::with_capacity(75_000);
+                    for _ in 0..75_000 {
+                        let permit = L.acquire(None).await.unwrap();
+                        mine.push(t0.elapsed());
+                        drop(permit);
+                    }
+                    starts.lock().unwrap().extend(mine);
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let starts = std::mem::take(&mut *starts.lock().unwrap());
+        assert_eq!(starts.len(), 300_000);
+        assert_sliding_window(&starts, STARTS as usize, SEC);
+        // Three windows' worth needs two seconds at least; buckets cost up to `per / 64`,
+        // and the timer's resolution (1 ms) up to one more bucket, per window.
+        let took = t0.elapsed();
+        assert!(took >= 2 * SEC && took <= 2 * SEC + 2 * (SEC / 64 + MS), "took {took:?}");
+        assert_eq!((L.in_flight(), L.waiting()), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bucket_mode_keeps_the_window_with_staggered_arrivals() {
+        const STARTS: u32 = 100;
+        const PER: Duration = Duration::from_millis(640);
+        static L: Limiter = Limiter::rate(STARTS, PER);
+        let arrivals = staggered(2_000, 11, 3);
+        let starts = start_times(&L, &arrivals).await;
+        assert!(starts.is_sorted(), "starts follow arrivals");
+        assert!(starts.iter().zip(&arrivals).all(|(start, arrival)| start >= arrival));
+        // The exact first-in-first-out schedule, which buckets may trail by `per / 64`
+        // plus the timer's resolution per window.
+        let exact = fifo_schedule(&arrivals, STARTS as usize, PER);
+        let slack = PER / 64 + MS;
+        for (i, (start, exact)) in starts.iter().zip(&exact).enumerate() {
+            let windows = u32::try_from(i / STARTS as usize).unwrap();
+            assert!(*start <= *exact + windows * slack, "start {i}: {start:?}, exactly {exact:?}");
+        }
+        assert_sliding_window(&starts, STARTS as usize, PER);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_with_staggered_arrivals_slides_the_window() {
+        static L: Limiter = Limiter::rate(2, SEC);
+        let arrivals = [0, 300, 500, 900, 1200, 1400].map(|ms| ms * MS);
+        let starts = start_times(&L, &arrivals).await;
+        let expected = [0, 300, 1000, 1300, 2000, 2300].map(|ms| ms * MS);
+        assert_eq!(starts, expected);
+    }
 }

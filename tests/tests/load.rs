@@ -1,11 +1,14 @@
 //! Load: 10 000 concurrent tasks through `#[limit]` and the full stack on the
-//! multi-thread runtime, and FIFO order under the same load on one thread.
+//! multi-thread runtime, FIFO order under the same load on one thread, and keyed limits
+//! over 1 000 keys.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use steadfast::{Panicked, Rejected, TimedOut, error_boundary, limit, retry, timeout};
+use steadfast::{
+    KeyedLimiter, Panicked, Rejected, TimedOut, error_boundary, limit, retry, timeout,
+};
 
 const TASKS: usize = 10_000;
 
@@ -195,4 +198,71 @@ async fn fifo_order_holds_for_ten_thousand_tasks_on_one_thread() {
     assert_eq!(ORDER.with_borrow_mut(std::mem::take), (0..TASKS).collect::<Vec<_>>());
     // 200 windows of 50 starts: the last starts at exactly 199 s.
     assert_eq!(start.elapsed(), Duration::from_secs(199));
+}
+
+// ---- keyed limits: 10 000 tasks over 1 000 keys -------------------------------------
+
+const KEYS: usize = 1_000;
+
+static PER_KEY_SLOTS: KeyedLimiter<usize> = KeyedLimiter::concurrency(2);
+
+#[test]
+fn every_keys_concurrency_holds_under_load_on_many_threads() {
+    let gauges: Arc<Vec<Gauge>> = Arc::new((0..KEYS).map(|_| Gauge::new()).collect());
+    multi_thread().block_on(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let gauges = gauges.clone();
+                let key = i % KEYS;
+                tokio::spawn(async move {
+                    let _permit = PER_KEY_SLOTS.acquire(key, None).await.unwrap();
+                    gauges[key].run().await;
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    for (key, gauge) in gauges.iter().enumerate() {
+        let peak = gauge.peak.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&peak), "key {key}: {peak} at once");
+        assert_eq!(gauge.now.load(Ordering::SeqCst), 0);
+    }
+    // Every key went idle: without a rate, nothing is kept.
+    assert_eq!(PER_KEY_SLOTS.keys(), 0);
+}
+
+static PER_KEY_RATE: KeyedLimiter<usize> =
+    KeyedLimiter::concurrency(3).and_rate(5, Duration::from_millis(100));
+
+#[tokio::test(start_paused = true)]
+async fn every_keys_rate_and_order_hold_for_ten_thousand_tasks() {
+    let start = tokio::time::Instant::now();
+    let starts = Arc::new(std::sync::Mutex::new(vec![Vec::new(); KEYS]));
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let starts = starts.clone();
+            let (key, nth) = (i % KEYS, i / KEYS);
+            tokio::spawn(async move {
+                let _permit = PER_KEY_RATE.acquire(key, None).await.unwrap();
+                starts.lock().unwrap()[key].push((nth, start.elapsed()));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // Per key: three at once (the concurrency limit), two more when those finish at
+    // 10 ms, then the window: five at 100 ms... in arrival order.
+    let ms = |ms: u64| Duration::from_millis(ms);
+    let expected: Vec<_> =
+        [0, 0, 0, 10, 10, 100, 100, 100, 110, 110].map(ms).into_iter().enumerate().collect();
+    for (key, starts) in starts.lock().unwrap().iter().enumerate() {
+        assert_eq!(*starts, expected, "key {key}");
+    }
+    assert_eq!(PER_KEY_RATE.keys(), KEYS, "each key's last start is within the window");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(PER_KEY_RATE.keys(), 0);
 }
