@@ -12,7 +12,7 @@ mod timeout;
 
 pub use boundary::BoundaryArgs;
 pub use limit::LimitArgs;
-pub use retry::RetryArgs;
+pub use retry::{Jitter, RetryArgs};
 pub use timeout::TimeoutArgs;
 
 #[cfg(test)]

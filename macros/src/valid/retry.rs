@@ -1,5 +1,6 @@
-//! `#[retry]`: the delays must fit under their cap; `policy` replaces the schedule
-//! and needs the `backoff` feature.
+//! `#[retry]`: the delays must fit under their cap; `schedule` replaces `delay`,
+//! `backoff` and `factor`; `policy` replaces the whole schedule and needs the
+//! `backoff` feature.
 
 use super::{Validate, not_combined};
 use crate::args::{RetryArgs, key_span};
@@ -17,6 +18,16 @@ impl Validate for RetryArgs {
                 }
             }
         }
+        if self.schedule.is_some() {
+            let computed = [
+                ("delay", key_span(&self.delay)),
+                ("backoff", key_span(&self.backoff)),
+                ("factor", key_span(&self.factor)),
+            ];
+            let why =
+                "the schedule lists every delay (`max_delay`, `jitter` and `attempts` still apply)";
+            not_combined("schedule", why, &computed, errors);
+        }
         if let Some(policy) = &self.policy {
             let schedule = [
                 ("attempts", key_span(&self.attempts)),
@@ -26,8 +37,12 @@ impl Validate for RetryArgs {
                 ("max_delay", key_span(&self.max_delay)),
                 ("jitter", key_span(&self.jitter)),
                 ("max_elapsed", key_span(&self.max_elapsed)),
+                ("schedule", key_span(&self.schedule)),
+                ("max_retry_after", key_span(&self.max_retry_after)),
+                ("on_retry", key_span(&self.on_retry)),
+                ("level", key_span(&self.level)),
             ];
-            let why = "the policy decides the schedule (only `when` and `retry_after` go with it)";
+            let why = "the policy decides the schedule (only `when`, `retry_after` and `attempt` go with it)";
             not_combined("policy", why, &schedule, errors);
             if !cfg!(feature = "backoff") {
                 errors.push_new(
