@@ -249,9 +249,9 @@ impl<T, C: Fn(&T) -> T> KeptArg<T, C> {
     label = "called before each backoff sleep with the error and a `&steadfast::RetryInfo`",
     note = "write a closure `|error, info| ..` or the path of a `fn(&E, &steadfast::RetryInfo)`"
 )]
-pub trait RetryHook<E: ?Sized>: Fn(&E, &RetryInfo) {}
+pub trait OnRetryHook<E: ?Sized>: Fn(&E, &RetryInfo) {}
 
-impl<E: ?Sized, F: Fn(&E, &RetryInfo)> RetryHook<E> for F {}
+impl<E: ?Sized, F: Fn(&E, &RetryInfo)> OnRetryHook<E> for F {}
 
 /// No `on_retry`.
 #[inline(always)]
@@ -259,7 +259,7 @@ pub fn no_hook<E: ?Sized>(_: &E, _: &RetryInfo) {}
 
 /// The hook of `on_retry = HOOK`, checked against the error type of `_result`.
 #[inline(always)]
-pub fn on_retry_hook<O: Outcome, H: RetryHook<O::Error>>(_result: &O, hook: H) -> H {
+pub fn on_retry_hook<O: Outcome, H: OnRetryHook<O::Error>>(_result: &O, hook: H) -> H {
     hook
 }
 

@@ -2,8 +2,10 @@
 //! `backoff` and `factor`; `policy` replaces the whole schedule and needs the
 //! `backoff` feature.
 
+use syn::Expr;
+
 use super::{Validate, not_combined};
-use crate::args::{RetryArgs, key_span};
+use crate::args::{RetryArgs, key_span, unwrap_group};
 use crate::errors::Errors;
 
 impl Validate for RetryArgs {
@@ -17,6 +19,9 @@ impl Validate for RetryArgs {
                     );
                 }
             }
+        }
+        if let Some(hook) = &self.on_retry {
+            on_retry_closure(&hook.value, errors);
         }
         if self.schedule.is_some() {
             let computed = [
@@ -55,5 +60,24 @@ impl Validate for RetryArgs {
 
     fn needs_result(&self) -> Option<&'static str> {
         Some("retry")
+    }
+}
+
+/// A closure written as `on_retry` must take the error and the `RetryInfo`; a hook of
+/// another type is reported by the compiler, through `__private::OnRetryHook`.
+fn on_retry_closure(hook: &Expr, errors: &mut Errors) {
+    if let Expr::Closure(closure) = unwrap_group(hook) {
+        let n = closure.inputs.len();
+        if n != 2 {
+            let s = if n == 1 { "" } else { "s" };
+            let (begin, inputs, end) =
+                (&closure.inputs_begin, &closure.inputs, &closure.inputs_end);
+            errors.push(syn::Error::new_spanned(
+                quote::quote!(#begin #inputs #end),
+                format!(
+                    "`on_retry` must be a `Fn(&E, &steadfast::RetryInfo)`: this closure takes {n} argument{s}, write `|error, info| ..`"
+                ),
+            ));
+        }
     }
 }
