@@ -194,6 +194,31 @@ pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
     arg.clone_for_attempt()
 }
 
+/// [`RetryArg`] for an argument the body needs mutably (a `mut` binding, an `FnMut`
+/// closure): the hint is `&mut`, since `&` would not do.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry]` runs the body once per attempt, so this owned argument of type `{Self}` must be `Clone`: take it by mutable reference (`&mut {Self}`) instead, or implement `Clone` for it",
+    label = "cloned for every attempt but the last",
+    note = "the body uses it mutably (a `mut` binding, or an `FnMut` closure), so `&{Self}` would not do; every attempt reborrows a `&mut` argument"
+)]
+pub trait RetryArgMut {
+    /// A copy for the next attempt.
+    fn clone_for_attempt(&self) -> Self;
+}
+
+impl<T: Clone> RetryArgMut for T {
+    #[inline(always)]
+    fn clone_for_attempt(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// [`clone_arg`] for an argument the body needs mutably.
+#[inline(always)]
+pub fn clone_arg_mut<T: RetryArgMut>(arg: &T) -> T {
+    arg.clone_for_attempt()
+}
+
 /// An owned argument of a retried call between attempts: the original, kept until
 /// the last attempt takes it, and how to clone it (`clone_arg` in a closure, which
 /// is zero-sized).

@@ -35,10 +35,13 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// What a hook saw: the error, `attempt`, `max_attempts`, `delay`, `elapsed`.
+type Hooked = (String, u32, u32, Duration, Duration);
+
 thread_local! {
     // When each attempt started (ms since the test's origin), and what hooks saw.
     static STARTS: RefCell<Vec<u128>> = const { RefCell::new(Vec::new()) };
-    static HOOKED: RefCell<Vec<(String, u32, u32, Duration, Duration)>> = const { RefCell::new(Vec::new()) };
+    static HOOKED: RefCell<Vec<Hooked>> = const { RefCell::new(Vec::new()) };
     static ORIGIN: RefCell<Option<Instant>> = const { RefCell::new(None) };
 }
 
@@ -61,7 +64,7 @@ fn starts() -> Vec<u128> {
     STARTS.with_borrow(Clone::clone)
 }
 
-fn hooked() -> Vec<(String, u32, u32, Duration, Duration)> {
+fn hooked() -> Vec<Hooked> {
     HOOKED.with_borrow(Clone::clone)
 }
 
@@ -108,7 +111,9 @@ async fn hooked_by_closure() -> Result<(), ApiError> {
     Err(ApiError::Unavailable(attempt_started()))
 }
 
-#[retry(attempts = 2, delay = 50ms, jitter = 0, on_retry = |e, info| record_hook(e, info))]
+#[retry(attempts = 2, delay = 50ms, jitter = 0, on_retry = |e, info| {
+    HOOKED.with_borrow_mut(|h| h.push((e.to_string(), info.attempt(), info.max_attempts(), info.delay(), info.elapsed())))
+})]
 async fn hooked_by_untyped_closure() -> Result<(), ApiError> {
     Err(ApiError::Unavailable(attempt_started()))
 }

@@ -210,7 +210,7 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
         Some(h) => h.value.to_token_stream(),
         None => quote!(::steadfast::__private::no_hint),
     };
-    let bindings = Bindings::of(cx.sig.inputs.iter());
+    let bindings = Bindings::of(cx.sig);
     let out = local("out");
     let delay = local("delay");
     let first = bindings.first_attempt(st);
@@ -277,14 +277,22 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
 /// are, `&mut` ones reborrowed, and owned bindings cloned for every attempt but the
 /// last, which takes the original (a non-`Clone` one is an error at the argument).
 struct Bindings {
-    owned: Vec<(Ident, Option<Token![mut]>)>,
+    owned: Vec<Owned>,
     reborrowed: Vec<Ident>,
 }
 
+/// An owned binding, and whether the body needs it mutably (a `mut` binding, an
+/// `FnMut`/`FnOnce` closure): a non-`Clone` one is then told to take `&mut`, not `&`.
+struct Owned {
+    ident: Ident,
+    mutability: Option<Token![mut]>,
+    wants_mut: bool,
+}
+
 impl Bindings {
-    fn of<'a>(inputs: impl Iterator<Item = &'a FnArg>) -> Bindings {
+    fn of(sig: &syn::Signature) -> Bindings {
         let mut bindings = Bindings { owned: Vec::new(), reborrowed: Vec::new() };
-        for arg in inputs {
+        for arg in &sig.inputs {
             let FnArg::Typed(typed) = arg else { continue };
             match (&*typed.pat, &*typed.ty) {
                 (Pat::Ident(p), Type::Reference(r))
@@ -293,9 +301,16 @@ impl Bindings {
                     bindings.reborrowed.push(p.ident.clone());
                 }
                 (_, Type::Reference(r)) if r.mutability.is_none() => {}
-                (pat, _) => for_each_binding(pat, &mut |ident, mutability| {
-                    bindings.owned.push((ident.clone(), mutability.copied()));
-                }),
+                (pat, ty) => {
+                    let called = calls_mutably(ty, &sig.generics);
+                    for_each_binding(pat, &mut |ident, mutability| {
+                        bindings.owned.push(Owned {
+                            ident: ident.clone(),
+                            mutability: mutability.copied(),
+                            wants_mut: called || mutability.is_some(),
+                        });
+                    });
+                }
             }
         }
         bindings
@@ -311,14 +326,17 @@ impl Bindings {
     /// Before the loop: the first attempt's copies (the originals if it is the last).
     fn first_attempt(&self, st: &Ident) -> TokenStream {
         let mut out = TokenStream::new();
-        for (ident, _) in &self.owned {
+        for Owned { ident, wants_mut, .. } in &self.owned {
             let (arg, kept) = Bindings::locals(ident);
             // The clone is a closure made here: a non-`Clone` argument is reported
             // once, at the argument. The call and its argument carry the argument's
             // span (an argument from the macro would move the error to the
             // attribute); the closure's bars do not, so lints see generated code.
             let original = format_ident!("__steadfast_original", span = ident.span());
-            let clone = quote_spanned!(ident.span()=> ::steadfast::__private::clone_arg(#original));
+            let clone_arg =
+                Ident::new(if *wants_mut { "clone_arg_mut" } else { "clone_arg" }, ident.span());
+            let clone =
+                quote_spanned!(ident.span()=> ::steadfast::__private::#clone_arg(#original));
             let closure = quote!(|#original| #clone);
             out.extend(quote_spanned! {ident.span()=>
                 let (mut #kept, mut #arg) = ::steadfast::__private::first_attempt(
@@ -334,7 +352,7 @@ impl Bindings {
     /// At the top of each attempt: the bindings the body sees.
     fn rebinds(&self) -> TokenStream {
         let mut out = TokenStream::new();
-        for (ident, mutability) in &self.owned {
+        for Owned { ident, mutability, .. } in &self.owned {
             let (arg, _) = Bindings::locals(ident);
             out.extend(quote_spanned! {ident.span()=>
                 let #mutability #ident = ::steadfast::__private::AttemptArg::take(#arg);
@@ -356,7 +374,7 @@ impl Bindings {
         let last = local("last");
         let next = local("next");
         let mut tokens = quote!(let #last = ::steadfast::__private::Attempts::is_last(&#st););
-        for (ident, _) in &self.owned {
+        for Owned { ident, .. } in &self.owned {
             let (arg, kept) = Bindings::locals(ident);
             tokens.extend(quote! {
                 let ::core::option::Option::Some(#next) =
@@ -394,6 +412,38 @@ fn float(expr: &Expr) -> TokenStream {
         }
     }
     expr.to_token_stream()
+}
+
+/// Whether `ty` is an `FnMut`/`FnOnce` closure, as `impl FnMut(..)` or as a type
+/// parameter bounded so (in its declaration or the `where` clause).
+fn calls_mutably(ty: &Type, generics: &syn::Generics) -> bool {
+    let mutable_call = |bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, Token![+]>| {
+        bounds.iter().any(|b| {
+            matches!(b, syn::TypeParamBound::Trait(t)
+                if t.path.segments.last().is_some_and(|s| s.ident == "FnMut" || s.ident == "FnOnce"))
+        })
+    };
+    match ty {
+        Type::ImplTrait(t) => mutable_call(&t.bounds),
+        Type::Paren(p) => calls_mutably(&p.elem, generics),
+        Type::Group(g) => calls_mutably(&g.elem, generics),
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(name) = p.path.get_ident() else { return false };
+            let declared =
+                generics.type_params().any(|t| t.ident == *name && mutable_call(&t.bounds));
+            let in_where = generics.where_clause.as_ref().is_some_and(|w| {
+                w.predicates.iter().any(|pred| match pred {
+                    syn::WherePredicate::Type(pt) => {
+                        matches!(&pt.bounded_ty, Type::Path(b) if b.path.is_ident(name))
+                            && mutable_call(&pt.bounds)
+                    }
+                    _ => false,
+                })
+            });
+            declared || in_where
+        }
+        _ => false,
+    }
 }
 
 pub fn has_mut_binding(pat: &Pat) -> bool {
