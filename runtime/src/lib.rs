@@ -173,14 +173,19 @@ pub use retry::{
 /// |---|---|---|
 /// | `attempts = N` | total attempts, the first included (N ≥ 1) | 3 |
 /// | `delay = D` | the first delay | 100ms |
-/// | `backoff = exponential \| linear \| constant` | the k-th retry sleeps `delay·factor^(k-1)`, `delay·k` or `delay` | exponential |
+/// | `backoff = exponential \| linear \| constant \| fibonacci` | the k-th retry sleeps `delay·factor^(k-1)`, `delay·k`, `delay` or `delay·fib(k)` (1, 1, 2, 3, 5, …) | exponential |
 /// | `factor = F` | growth factor of `exponential` (F ≥ 1.0) | 2.0 |
 /// | `max_delay = D` | no computed delay is longer, jitter included | 10s |
-/// | `jitter = J` | each delay d is drawn uniformly from [d·(1−J), d·(1+J)], then capped by `max_delay`; 0 gives exact delays | 0.5 |
+/// | `jitter = J` | each delay d is drawn uniformly from [d·(1−J), d·(1+J)], then capped by `max_delay`; 0 gives exact delays. `jitter = full`: uniform in [0, d]; `jitter = equal`: in [d/2, d] | 0.5 |
 /// | `max_elapsed = D` | no attempt starts later than D after the first started; a delay that would pass it is not slept | none |
+/// | `schedule = EXPR` | any `IntoIterator<Item = Duration>`, evaluated at each call: the k-th retry sleeps its k-th item, capped by `max_delay` and jittered only if they are written; retrying stops when it runs out (or at `attempts`, if written). Not with `delay`/`backoff`/`factor` | — |
 /// | `when = PRED` | `Fn(&E) -> bool`: errors for which it is false are returned at once | every error |
 /// | `retry_after = HINT` | `Fn(&E) -> Option<Duration>`: `Some(d)` replaces the computed delay (not capped by `max_delay`, bounded by `max_elapsed`) | none |
-/// | `policy = EXPR` | feature `backoff`: a `backoff::backoff::Backoff` decides the delays instead of the arguments above | — |
+/// | `max_retry_after = D` | a `retry_after` hint longer than D ends retrying at once, with that error | none |
+/// | `on_retry = HOOK` | `Fn(&E, &`[`RetryInfo`]`)`, a path or a closure, called before each backoff sleep with the error just retried | none |
+/// | `attempt = NAME` | binds `NAME: u32`, the attempt number (1-based), in the body | — |
+/// | `level = L` | the level of the retry events: `error`, `warn`, `info`, `debug`, `trace` or `off` | warn |
+/// | `policy = EXPR` | feature `backoff`: a `backoff::backoff::Backoff` decides the delays instead of the schedule arguments | — |
 ///
 /// Durations are written `250ms`, `1.5s`, `2m`, `1h`, `500us`, `10ns`, `0`, as a
 /// string (`"250ms"`), or as any `Duration` expression, evaluated at each call.
@@ -188,21 +193,57 @@ pub use retry::{
 /// Every attempt runs the whole body with its arguments as passed: references are
 /// reused, `&mut` references reborrowed (so `&mut self` methods work), owned arguments
 /// cloned for each attempt (a non-`Clone` owned argument is a compile error naming
-/// it). After the last attempt the last error is returned unchanged. Each retry emits a
-/// WARN event (target `steadfast`) with `function`, `attempt`, `max_attempts`,
-/// `delay_ms` and `error`. `when` is not asked about the last attempt's error. A zero
-/// delay arms no timer. Delays saturate (at `max_delay`, else `Duration::MAX`), never
-/// wrap. Values written as expressions that are out of range at run time (`attempts`
-/// 0, `factor` < 1, `jitter` outside [0, 1], `max_delay` < `delay`) are clamped to the
-/// nearest valid value with an ERROR event naming the argument and the value used.
-/// Dropping the future stops retrying at once. The success path allocates nothing
-/// and reads no clock (unless `max_elapsed` is set).
+/// it, suggesting `&T`, or `&mut T` for one the body needs mutably such as an `FnMut`).
+/// After the last attempt the last error is returned unchanged. Each retry emits a
+/// WARN event (target `steadfast`; see `level`) with `function`, `attempt`,
+/// `max_attempts`, `delay_ms` and `error`. `when` is not asked about the last attempt's
+/// error. A zero delay arms no timer. Delays saturate (at `max_delay`, else
+/// `Duration::MAX`), never wrap. Values written as expressions that are out of range
+/// at run time (`attempts` 0, `factor` < 1, `jitter` outside [0, 1], `max_delay` <
+/// `delay`) are clamped to the nearest valid value with an ERROR event naming the
+/// argument and the value used. Dropping the future stops retrying at once. The
+/// success path allocates nothing and reads no clock (unless `max_elapsed` or
+/// `on_retry` is set). [`jitter::seed`] makes the current thread's draws reproducible.
 ///
-/// The value form, [`RetryPolicy`], also has [`Backoff::Fibonacci`], a schedule from
-/// any list of delays ([`RetryPolicy::schedule`]), full and equal jitter, a per-retry
-/// hook ([`RetryPolicy::on_retry`] with [`RetryInfo`]), the events' `level`,
-/// `max_retry_after`, reproducible jitter ([`jitter::seed`]) and blocking retries
-/// ([`RetryPolicy::run_blocking`]).
+/// `#[retry]` also applies to a plain `fn` returning `Result`: it then sleeps with
+/// `std::thread::sleep`, with the same arguments, events and errors (do not call such
+/// a function on an async runtime's worker thread). On an `#[async_trait]` impl, it
+/// wraps the future inside the method's `Box::pin(async move { .. })`.
+///
+/// The value form is [`RetryPolicy`] (with [`RetryPolicy::on_retry`],
+/// [`RetryPolicy::schedule`], [`RetryPolicy::run_blocking`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::{RetryInfo, retry};
+///
+/// # #[derive(Debug)] struct Busy;
+/// # impl std::fmt::Display for Busy { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("busy") } }
+/// fn count(_: &Busy, info: &RetryInfo) {
+///     assert!(info.attempt() < info.max_attempts());
+/// }
+///
+/// // The attempt number in the body, a hook, a list of delays, quiet events.
+/// #[retry(schedule = [Duration::from_millis(10), Duration::from_millis(50)],
+///         on_retry = count, attempt = n, level = debug)]
+/// async fn poll_job() -> Result<u32, Busy> {
+///     if n < 3 { Err(Busy) } else { Ok(n) }
+/// }
+///
+/// // A plain `fn`: the same schedule, slept with `std::thread::sleep`.
+/// #[retry(attempts = 3, delay = 1ms, backoff = fibonacci, jitter = full)]
+/// fn read_config(path: &str) -> Result<String, std::io::Error> {
+///     std::fs::read_to_string(path)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let start = tokio::time::Instant::now();
+/// assert_eq!(poll_job().await.unwrap(), 3);
+/// assert_eq!(start.elapsed(), Duration::from_millis(60));
+/// assert!(read_config("/nonexistent/steadfast.toml").is_err()); // after 3 attempts
+/// # }
+/// ```
 ///
 /// ```
 /// use std::time::Duration;
