@@ -341,7 +341,9 @@ pub use steadfast_macros::timeout;
 /// `Display`) and `sources` (the `source()` chain, also for `anyhow::Error` and
 /// `Box<dyn Error>`). The error is returned unchanged. The success path logs nothing
 /// and allocates nothing. Without `catch_panic`, panics propagate untouched; with it,
-/// `E` needs `From<Panicked>` (the panic hook still runs).
+/// `E` needs `From<Panicked>` (the panic hook still runs). It also applies to a plain
+/// `fn` returning `Result` (alone or over a blocking `#[retry]`), and to the methods of
+/// an `#[async_trait]` impl.
 ///
 /// ```
 /// use steadfast::{Panicked, error_boundary};
