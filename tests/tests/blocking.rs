@@ -62,12 +62,12 @@ fn gaps() -> Vec<Duration> {
     AT.with_borrow(|at| at.windows(2).map(|w| w[1] - w[0]).collect())
 }
 
-/// Each gap is at least the delay slept and at most 15 ms more (a loaded CI machine).
+/// Each gap is at least the delay slept and at most 40 ms more (a 2-core machine that is also compiling).
 fn assert_gaps(expected: &[u64]) {
     let gaps = gaps();
     assert_eq!(gaps.len(), expected.len(), "{gaps:?}");
     for (gap, want) in gaps.iter().zip(expected) {
-        assert!(*gap >= ms(*want) && *gap < ms(*want + 15), "{gaps:?} vs {expected:?}");
+        assert!(*gap >= ms(*want) && *gap < ms(*want + 40), "{gaps:?} vs {expected:?}");
     }
 }
 
