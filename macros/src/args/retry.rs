@@ -41,7 +41,7 @@ pub struct RetryArgs {
 /// `jitter = J`, `jitter = full` or `jitter = equal`.
 pub enum Jitter {
     /// Uniform in `[d·(1−J), d·(1+J)]`.
-    Spread(Expr),
+    Spread(Box<Expr>),
     /// Uniform in `[0, d]`.
     Full,
     /// Uniform in `[d/2, d]`.
@@ -140,7 +140,7 @@ fn jitter(meta: &ParseNestedMeta, errors: &mut Errors) -> Option<Jitter> {
             "`jitter` must be between 0 and 1 (each delay d is drawn from [d·(1−J), d·(1+J)]), `full` or `equal`",
             errors,
         ),
-        _ => Some(Jitter::Spread(expr)),
+        _ => Some(Jitter::Spread(Box::new(expr))),
     }
 }
 
