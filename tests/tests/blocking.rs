@@ -62,12 +62,16 @@ fn gaps() -> Vec<Duration> {
     AT.with_borrow(|at| at.windows(2).map(|w| w[1] - w[0]).collect())
 }
 
-/// Each gap is at least the delay slept and at most 40 ms more (a 2-core machine that is also compiling).
-fn assert_gaps(expected: &[u64]) {
+/// Each gap is at least the delay slept (the sleep is real) and, with `slack`, at most
+/// that much longer.
+fn assert_gaps(expected: &[u64], slack: Option<u64>) {
     let gaps = gaps();
     assert_eq!(gaps.len(), expected.len(), "{gaps:?}");
     for (gap, want) in gaps.iter().zip(expected) {
-        assert!(*gap >= ms(*want) && *gap < ms(*want + 40), "{gaps:?} vs {expected:?}");
+        assert!(*gap >= ms(*want), "{gaps:?} vs {expected:?}");
+        if let Some(slack) = slack {
+            assert!(*gap < ms(*want + slack), "{gaps:?} vs {expected:?} (+{slack} ms)");
+        }
     }
 }
 
@@ -88,8 +92,10 @@ fn a_plain_fn_is_retried_with_thread_sleeps_on_the_same_schedule() {
     let started = Instant::now();
     assert_eq!(read_block("a".to_owned(), &mut buf), Ok(3));
     assert_eq!(buf, [1, 2, 3]);
-    assert_gaps(&[10, 20]);
-    assert!(started.elapsed() < ms(60));
+    // The real clock, with a tight bound: 10 ms then 20 ms, each overshooting by less
+    // than a thread wake-up on a loaded 2-core CI machine.
+    assert_gaps(&[10, 20], Some(40));
+    assert!(started.elapsed() < ms(30 + 60));
     // `when` false: returned at once, unslept.
     reset();
     assert_eq!(read_block("missing".to_owned(), &mut buf), Err(DiskError::Missing));
@@ -107,7 +113,7 @@ fn the_last_error_is_returned_with_hooks_and_warn_events() {
     reset();
     let capture = Capture::start();
     assert_eq!(always_busy(), Err(DiskError::Busy(3)));
-    assert_gaps(&[5, 10]);
+    assert_gaps(&[5, 10], None);
     assert_eq!(HOOKED.with_borrow(Clone::clone), [(1, ms(5)), (2, ms(10))]);
     let events = capture.steadfast();
     assert_eq!(events.len(), 2, "{events:#?}");
@@ -125,7 +131,7 @@ fn listed() -> Result<(), DiskError> {
 fn a_schedule_runs_out_on_a_plain_fn_too() {
     reset();
     assert_eq!(listed(), Err(DiskError::Busy(3)));
-    assert_gaps(&[2, 8]);
+    assert_gaps(&[2, 8], None);
 }
 
 #[error_boundary("reading the index", catch_panic)]
