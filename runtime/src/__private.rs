@@ -314,6 +314,30 @@ pub fn refusal_ends_retry(open: &CircuitOpen, next_delay: ::core::time::Duration
 pub use crate::hedge::hedge;
 pub use crate::{Hedge, HedgeBudget, NoBudget};
 
+/// An owned argument handed to every attempt of `#[hedge]`.
+#[diagnostic::on_unimplemented(
+    message = "`#[hedge]` runs attempts of the body at the same time, so this owned argument of type `{Self}` must be `Clone`: take it by reference (`&{Self}`) instead, or implement `Clone` for it",
+    label = "cloned for every attempt"
+)]
+pub trait HedgeArg {
+    /// The copy one attempt owns.
+    fn clone_for_attempt(&self) -> Self;
+}
+
+impl<T: Clone> HedgeArg for T {
+    #[inline(always)]
+    fn clone_for_attempt(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// One attempt's own copy of an owned argument (the original stays with the call, for
+/// the next attempt).
+#[inline(always)]
+pub fn hedge_arg<T: HedgeArg>(arg: &T) -> T {
+    arg.clone_for_attempt()
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;

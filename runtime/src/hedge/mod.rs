@@ -5,6 +5,7 @@
 
 mod latency;
 mod race;
+mod retry_budget;
 
 use std::future::Future;
 use std::time::Duration;
