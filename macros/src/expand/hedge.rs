@@ -83,18 +83,21 @@ impl Expand for HedgeArgs {
             None => quote!(&::steadfast::__private::NoBudget),
         };
         let clones = clones(cx);
+        // At the return type: a body that does not return a `Result` is reported there.
+        let attempt = quote_spanned!(cx.ret_span=> ::steadfast::__private::hedge_attempt);
         let make = if shares_receiver(cx) {
             let inner = inner.block();
-            quote!(|| async { #clones #inner })
+            quote!(|| #attempt(async { #clones #inner }))
         } else {
             let inner = match inner {
                 Code::Future(f) => f,
                 Code::Block(b) => quote!(async move { #b }),
             };
-            quote!(move || { #clones #inner })
+            quote!(move || { #clones #attempt(#inner) })
         };
-        Code::Future(quote! {
-            ::steadfast::__private::hedge(#site, #after, #when, #budget, #make)
+        let output = quote_spanned!(cx.ret_span=> ::steadfast::__private::hedge_output);
+        Code::Block(quote! {
+            #output(::steadfast::__private::hedge(#site, #after, #when, #budget, #make).await)
         })
     }
 

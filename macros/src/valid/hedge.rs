@@ -1,7 +1,6 @@
 //! `#[hedge]`: `after` is required; the attempts run at the same time, so the function
 //! cannot take anything by `&mut`.
 
-use syn::spanned::Spanned as _;
 use syn::{FnArg, Pat, ReceiverKind, Type};
 
 use super::Validate;
@@ -27,21 +26,23 @@ impl Validate for HedgeArgs {
     fn check_function(&self, function: &Function, errors: &mut Errors) {
         for arg in &function.sig.inputs {
             match arg {
-                FnArg::Receiver(receiver) if is_mut_receiver(receiver) => errors.push_new(
-                    receiver.span(),
-                    "`#[hedge]` runs attempts at the same time, so they cannot share `&mut self`: take `&self` (with interior mutability for what the attempts change)",
-                ),
+                FnArg::Receiver(receiver) if is_mut_receiver(receiver) => {
+                    errors.push(syn::Error::new_spanned(
+                        receiver,
+                        "`#[hedge]` runs attempts at the same time, so they cannot share `&mut self`: take `&self` (with interior mutability for what the attempts change)",
+                    ))
+                }
                 FnArg::Typed(typed) if is_mut_ref(&typed.ty) => {
                     let name = match &*typed.pat {
                         Pat::Ident(p) => format!("`{}`", p.ident),
                         _ => "this argument".to_owned(),
                     };
-                    errors.push_new(
-                        typed.span(),
+                    errors.push(syn::Error::new_spanned(
+                        typed,
                         format!(
                             "`#[hedge]` runs attempts at the same time, so they cannot share the `&mut` argument {name}: take it by `&` (with interior mutability for what the attempts change), or by value to give each attempt its own clone"
                         ),
-                    );
+                    ));
                 }
                 _ => {}
             }
