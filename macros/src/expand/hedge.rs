@@ -15,7 +15,7 @@ use crate::args::{After, HedgeArgs};
 //     async fn f(key: String, db: &Db) -> R { BODY }
 //
 // Output (INNER: the layers below, as a future):
-//     ::steadfast::__private::hedge(
+//     ::steadfast::__private::hedge_output(::steadfast::__private::hedge(
 //         {
 //             static __STEADFAST_HEDGE: ::steadfast::__private::Hedge =
 //                 ::steadfast::__private::Hedge::after(D).max(3).name("f");
@@ -26,13 +26,15 @@ use crate::args::{After, HedgeArgs};
 //         &(API),                                      // `&::steadfast::__private::NoBudget`
 //         move || {
 //             let key = ::steadfast::__private::hedge_arg(&key);   // each attempt's clone
-//             INNER                                    // `db` is shared as it is
+//             ::steadfast::__private::hedge_attempt(INNER)           // `db` is shared as it is
 //         },
-//     )
+//     ).await)
 //
-// With `after = p95` the site is `Hedge::percentile(95)` (`Hedge::p999()`). With a
-// by-value `self`, which cannot be renamed, the attempts share it: the closure and
-// the attempt borrow (`|| async { let key = ..; INNER.await }`).
+// `hedge_attempt` and `hedge_output` are identities on `Result` that tie the attempts'
+// output to the signature, so a non-`Result` return type is reported once. With
+// `after = p95` the site is `Hedge::percentile(95)` (`Hedge::p999()`). A by-value
+// `self` cannot be renamed, so the attempts share it: the closure and the attempt
+// borrow (`|| hedge_attempt(async { let key = ..; INNER.await })`).
 impl Expand for HedgeArgs {
     fn expand(&self, cx: &Context, inner: Code) -> Code {
         let name = &cx.name;
