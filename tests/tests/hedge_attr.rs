@@ -418,3 +418,48 @@ async fn a_retry_above_retries_the_hedged_call_as_a_whole() {
     assert_eq!(start.elapsed(), 120 * MS);
     assert_eq!(plan.starts(), ms(&[0, 5, 110]));
 }
+
+// ---------------------------------------------------------------- the fast path
+
+#[hedge(after = 50ms)]
+async fn fast(x: &u64, n: u64) -> Result<u64, Error> {
+    Ok(*x + n)
+}
+
+static FAST_BUDGET: RetryBudget = RetryBudget::new();
+
+#[hedge(after = p95, max = 3, when = Error::is_busy, budget = FAST_BUDGET)]
+async fn fast_learnt(x: &u64, n: u64) -> Result<u64, Error> {
+    Ok(*x + n)
+}
+
+/// Allocations made while polling `make()`'s future to completion (it must finish on
+/// the first poll), after one warm-up call.
+fn allocations<F: Future<Output = Result<u64, Error>>>(make: impl Fn() -> F) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let _context = runtime.enter();
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut run = || {
+        let mut fut = std::pin::pin!(make());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(out) => assert_eq!(out, Ok(3)),
+            std::task::Poll::Pending => panic!("the fast path must finish on the first poll"),
+        }
+    };
+    run();
+    allocation_counter::measure(run).count_total
+}
+
+#[test]
+fn the_fast_path_allocates_nothing() {
+    let x = 1;
+    assert_eq!(allocations(|| fast(&x, 2)), 0, "after = 50ms");
+    // Enough calls to learn a quantile and refresh it several times.
+    let many = || async {
+        for _ in 0..299 {
+            fast_learnt(&x, 2).await?;
+        }
+        fast_learnt(&x, 2).await
+    };
+    assert_eq!(allocations(many), 0, "after = p95 with when and a budget");
+}
