@@ -54,6 +54,7 @@
 //! | [`#[timeout(D)]`](macro@timeout) | drops (cancels) the body if it has not finished within `D` | [`TimedOut`] |
 //! | [`#[error_boundary]`][error_boundary] | logs every `Err` that leaves, once, with context and `source()` chain; `catch_panic` turns panics into errors | [`Panicked`], with `catch_panic` |
 //! | [`#[limit]`][limit] | at most N bodies at once, at most N starts per window, FIFO; sheds load with `wait` | [`Rejected`], with `wait` |
+//! | [`#[hedge]`][hedge] | races another attempt against a slow or failed one (`after = 50ms`, `after = p95`); the first `Ok` wins, the others are cancelled | none: the last error when all fail |
 //!
 //! A worked example with exact timings, on tokio's paused clock:
 //!
