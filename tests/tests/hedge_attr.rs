@@ -356,6 +356,7 @@ fn the_future_is_send_when_the_body_is() {
     assert_send(&limited(&plan));
     assert_send(&retried(&plan));
     assert_send(&bounded(&plan));
+    assert_send(&hedged_retries(&plan));
 }
 
 // ---------------------------------------------------------------- composition
@@ -417,6 +418,24 @@ async fn a_retry_above_retries_the_hedged_call_as_a_whole() {
     assert_eq!(retried(&plan).await, Ok(3));
     assert_eq!(start.elapsed(), 120 * MS);
     assert_eq!(plan.starts(), ms(&[0, 5, 110]));
+}
+
+#[hedge(after = 30ms)]
+#[retry(attempts = 2, delay = 100ms, jitter = 0)]
+async fn hedged_retries(plan: &Plan) -> Result<u32, Error> {
+    plan.attempt().await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedge_above_a_retry_races_whole_retry_loops() {
+    // The first loop fails at 5 ms and sleeps 100 ms before its retry; at 30 ms (it has
+    // not finished) a second loop starts, succeeds at 40 ms, and the first is dropped
+    // in its sleep.
+    let plan = Plan::new(&[(5, Err(Error::Busy(1))), (10, Ok(2))]);
+    let start = Instant::now();
+    assert_eq!(hedged_retries(&plan).await, Ok(2));
+    assert_eq!(start.elapsed(), 40 * MS);
+    assert_eq!(plan.starts(), ms(&[0, 30]));
 }
 
 // ---------------------------------------------------------------- the fast path
