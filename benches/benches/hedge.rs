@@ -1,15 +1,17 @@
-//! Hedged calls (`steadfast::Hedge`, the runtime of `#[hedge]`).
+//! Hedged calls: the `#[hedge]` attribute and its runtime (`steadfast::Hedge`).
 //!
 //! - `hedge_fast_path` (criterion): a call that succeeds on its first poll, in ns per
-//!   call: the bare body; steadfast with `after = 50ms` and with `after = p95` (two
-//!   clock reads and a latency recorded per call); a hand-written `tokio::select!`
+//!   call: the bare body; `#[hedge(after = 50ms)]` and `#[hedge(after = p95)]` on a
+//!   function whose body awaits it; the runtime API (`Hedge::run`) with the same two
+//!   delays (a latency recorded per call with p95); a hand-written `tokio::select!`
 //!   race of the body against a 50 ms `sleep` (then a second attempt); tower's `Hedge`
 //!   (p95, 20 data points, 10 s period) over the same body as a service.
 //! - `tail latency` (printed before criterion runs): 10 000 calls one after the other
 //!   on tokio's paused clock, of a body that takes 10 ms, or 1 s for 5 % of the
 //!   attempts (each attempt drawn from a seeded xorshift, the same sequence for every
 //!   variant): p50 / p99 / p99.9 of the call latency and the extra attempts, without
-//!   a hedge, with `after = p95` (max 2 and max 3) and with a fixed `after = 50ms`.
+//!   a hedge, and through the attribute with `#[hedge(after = p95)]`, `#[hedge(after =
+//!   p95, max = 3)]` and `#[hedge(after = 50ms)]`.
 //!
 //! ```sh
 //! cargo bench -p steadfast-benches --bench hedge -- --warm-up-time 1 --measurement-time 3
@@ -21,7 +23,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant as WallInstant};
 
 use criterion::{Criterion, criterion_group};
-use steadfast::Hedge;
+use steadfast::{Hedge, hedge};
 use steadfast_benches::{Out, bare};
 use tokio::runtime::Runtime;
 use tokio::time::{Instant, sleep};
@@ -31,6 +33,16 @@ const AFTER: Duration = Duration::from_millis(50);
 
 static FIXED: Hedge = Hedge::after(AFTER);
 static LEARNT: Hedge = Hedge::percentile(95);
+
+#[hedge(after = 50ms)]
+async fn attr_fixed(x: &u64, n: u64) -> Out {
+    bare(x, n).await
+}
+
+#[hedge(after = p95)]
+async fn attr_learnt(x: &u64, n: u64) -> Out {
+    bare(x, n).await
+}
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime")
@@ -104,8 +116,10 @@ fn fast_path(c: &mut Criterion) {
         };
     }
     call!("bare", |x, n| bare(x, n).await);
-    call!("steadfast after = 50ms", |x, n| FIXED.run(|| bare(x, n)).await);
-    call!("steadfast after = p95", |x, n| LEARNT.run(|| bare(x, n)).await);
+    call!("#[hedge(after = 50ms)]", |x, n| attr_fixed(x, n).await);
+    call!("#[hedge(after = p95)]", |x, n| attr_learnt(x, n).await);
+    call!("Hedge::run after = 50ms", |x, n| FIXED.run(|| bare(x, n)).await);
+    call!("Hedge::run after = p95", |x, n| LEARNT.run(|| bare(x, n)).await);
     call!("hand-written select!", |x, n| hand_select(x, n).await);
     let svc = tower_hedge();
     // tower's `Hedge` is not `Clone`: one service (and one histogram) for every
@@ -165,9 +179,33 @@ fn body(draws: &Draws, attempts: &Cell<u64>) -> impl Future<Output = Out> {
     }
 }
 
-/// Runs the scenario with `hedge` (none: the body alone); returns the sorted call
-/// latencies and the attempts made.
-fn scenario(hedge: Option<&Hedge>) -> (Vec<Duration>, u64) {
+#[hedge(after = p95)]
+async fn tail_p95(draws: &Draws, attempts: &Cell<u64>) -> Out {
+    body(draws, attempts).await
+}
+
+#[hedge(after = p95, max = 3)]
+async fn tail_p95_max3(draws: &Draws, attempts: &Cell<u64>) -> Out {
+    body(draws, attempts).await
+}
+
+#[hedge(after = 50ms)]
+async fn tail_fixed(draws: &Draws, attempts: &Cell<u64>) -> Out {
+    body(draws, attempts).await
+}
+
+/// The variants of the scenario: no hedge, or one of the hedged functions above.
+#[derive(Clone, Copy)]
+enum Variant {
+    Bare,
+    P95,
+    P95Max3,
+    Fixed50,
+}
+
+/// Runs the scenario with `variant`; returns the sorted call latencies and the
+/// attempts made.
+fn scenario(variant: Variant) -> (Vec<Duration>, u64) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -179,9 +217,11 @@ fn scenario(hedge: Option<&Hedge>) -> (Vec<Duration>, u64) {
         let mut latencies = Vec::with_capacity(CALLS);
         for _ in 0..CALLS {
             let start = Instant::now();
-            match hedge {
-                Some(hedge) => hedge.run(|| body(&draws, &attempts)).await,
-                None => body(&draws, &attempts).await,
+            match variant {
+                Variant::Bare => body(&draws, &attempts).await,
+                Variant::P95 => tail_p95(&draws, &attempts).await,
+                Variant::P95Max3 => tail_p95_max3(&draws, &attempts).await,
+                Variant::Fixed50 => tail_fixed(&draws, &attempts).await,
             }
             .expect("success");
             latencies.push(start.elapsed());
@@ -197,20 +237,17 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 fn tail_latency() {
-    static P95: Hedge = Hedge::percentile(95);
-    static P95_MAX3: Hedge = Hedge::percentile(95).max(3);
-    static FIXED_50: Hedge = Hedge::after(Duration::from_millis(50));
     println!("tail latency: {CALLS} calls, 10 ms or 1 s (5 % of attempts), paused clock");
     println!("| variant | p50 | p99 | p99.9 | max | extra attempts |");
     println!("|---|---:|---:|---:|---:|---:|");
-    let variants: [(&str, Option<&Hedge>); 4] = [
-        ("no hedge", None),
-        ("after = p95", Some(&P95)),
-        ("after = p95, max = 3", Some(&P95_MAX3)),
-        ("after = 50ms", Some(&FIXED_50)),
+    let variants = [
+        ("no hedge", Variant::Bare),
+        ("#[hedge(after = p95)]", Variant::P95),
+        ("#[hedge(after = p95, max = 3)]", Variant::P95Max3),
+        ("#[hedge(after = 50ms)]", Variant::Fixed50),
     ];
-    for (name, hedge) in variants {
-        let (sorted, attempts) = scenario(hedge);
+    for (name, variant) in variants {
+        let (sorted, attempts) = scenario(variant);
         let extra = attempts - CALLS as u64;
         println!(
             "| {name} | {:?} | {:?} | {:?} | {:?} | {extra} ({:.2} %) |",
@@ -220,9 +257,6 @@ fn tail_latency() {
             sorted[sorted.len() - 1],
             extra as f64 * 100.0 / CALLS as f64,
         );
-    }
-    if let Some(p95) = P95.current_delay() {
-        println!("(p95 learnt by `after = p95` at the end: {p95:?})");
     }
 }
 
@@ -246,6 +280,8 @@ macro_rules! counted {
 }
 
 counted!(count_bare, |x, n| bare(x, n).await);
+counted!(count_attr_fixed, |x, n| attr_fixed(x, n).await);
+counted!(count_attr_learnt, |x, n| attr_learnt(x, n).await);
 counted!(count_fixed, |x, n| FIXED.run(|| bare(x, n)).await);
 counted!(count_learnt, |x, n| LEARNT.run(|| bare(x, n)).await);
 counted!(count_select, |x, n| hand_select(x, n).await);
@@ -268,6 +304,8 @@ fn count_tower(rt: &Runtime) {
 fn instructions() {
     let rt = runtime();
     count_bare(&rt);
+    count_attr_fixed(&rt);
+    count_attr_learnt(&rt);
     count_fixed(&rt);
     count_learnt(&rt);
     count_select(&rt);

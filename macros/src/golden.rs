@@ -117,6 +117,34 @@ fn golden_async_trait_method() {
     );
 }
 
+// #[hedge]
+#[test]
+fn golden_hedge() {
+    golden(
+        "hedge",
+        Kind::Hedge,
+        "after = p95, max = 3, when = Error::is_busy, budget = API",
+        "#[limit(concurrency = 4)]
+         async fn get(key: String, mut tries: u32, db: &Db) -> Result<Row, Error> {
+             db.get(&key, tries).await
+         }",
+    );
+}
+
+// #[hedge]
+#[test]
+fn golden_hedge_evaluated_after_by_value_self() {
+    golden(
+        "hedge_evaluated_after_by_value_self",
+        Kind::Timeout,
+        "1s",
+        "#[hedge(after = self.after)]
+         async fn get(self, key: String) -> io::Result<Row> {
+             self.db.get(&key).await
+         }",
+    );
+}
+
 /// Prints tokens one statement (or match arm) a line, blocks indented by four
 /// spaces, with the spacing rustfmt would mostly use. Joint punctuation (`::`, `=>`,
 /// `&&&`) is printed as one operator.

@@ -8,6 +8,8 @@ use proc_macro2::{Span, TokenStream};
 use syn::Attribute;
 
 use crate::args::{BoundaryArgs, LimitArgs, Parse, RetryArgs, TimeoutArgs};
+// #[hedge]
+use crate::args::HedgeArgs;
 use crate::errors::Errors;
 use crate::expand::Expand;
 use crate::valid::Validate;
@@ -19,6 +21,8 @@ pub enum Kind {
     Timeout,
     ErrorBoundary,
     Limit,
+    // #[hedge]
+    Hedge,
 }
 
 /// One layer of the stack with its arguments parsed: validated by `valid`, then
@@ -34,6 +38,8 @@ impl Kind {
         (Kind::Timeout, "timeout"),
         (Kind::ErrorBoundary, "error_boundary"),
         (Kind::Limit, "limit"),
+        // #[hedge]
+        (Kind::Hedge, "hedge"),
     ];
 
     /// Parses the attribute's argument tokens; see [`Parse::parse`].
@@ -48,6 +54,8 @@ impl Kind {
             Kind::Timeout => layer::<TimeoutArgs>(args, span, errors),
             Kind::ErrorBoundary => layer::<BoundaryArgs>(args, span, errors),
             Kind::Limit => layer::<LimitArgs>(args, span, errors),
+            // #[hedge]
+            Kind::Hedge => layer::<HedgeArgs>(args, span, errors),
         }
     }
 

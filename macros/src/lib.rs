@@ -50,3 +50,11 @@ pub fn error_boundary(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn limit(args: TokenStream, item: TokenStream) -> TokenStream {
     stack::attribute(Kind::Limit, args.into(), item.into()).into()
 }
+
+// #[hedge]
+/// Races another attempt of the body against a slow one; the first `Ok` wins.
+/// See `steadfast::hedge`.
+#[proc_macro_attribute]
+pub fn hedge(args: TokenStream, item: TokenStream) -> TokenStream {
+    stack::attribute(Kind::Hedge, args.into(), item.into()).into()
+}

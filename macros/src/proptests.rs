@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use proc_macro2::{TokenStream, TokenTree};
 use proptest::prelude::*;
 
-use crate::args::{BOUNDARY_KEYS, LIMIT_KEYS, RETRY_KEYS};
+use crate::args::{BOUNDARY_KEYS, HEDGE_KEYS, LIMIT_KEYS, RETRY_KEYS};
 use crate::kind::Kind;
 use crate::stack::attribute;
 
@@ -30,7 +30,7 @@ const ODD_KEYS: &[&str] = &[
 ];
 
 fn key() -> impl Strategy<Value = &'static str> {
-    prop::sample::select([RETRY_KEYS, BOUNDARY_KEYS, LIMIT_KEYS, ODD_KEYS].concat())
+    prop::sample::select([RETRY_KEYS, BOUNDARY_KEYS, LIMIT_KEYS, HEDGE_KEYS, ODD_KEYS].concat())
 }
 
 const VALUES: &[&str] = &[
@@ -58,6 +58,9 @@ const VALUES: &[&str] = &[
     "5sec",
     "2d",
     "7u32",
+    "p95",
+    "p999",
+    "p100",
     "1.0f64",
     "0x10ms",
     "0o7s",

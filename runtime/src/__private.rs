@@ -400,8 +400,78 @@ pub fn refusal_ends_retry(open: &CircuitOpen, next_delay: ::core::time::Duration
 
 // `#[hedge]`: `hedge(&SITE, after, when, &budget, || attempt_future)`, with
 // `static SITE: Hedge = Hedge::after(d) | Hedge::quantile(q)` `.max(n).name("f")`.
-pub use crate::hedge::hedge;
+pub use crate::hedge::{HedgeAttempt, hedge};
 pub use crate::{Hedge, HedgeBudget, NoBudget};
+
+/// The return type of a `#[hedge]` function: a `Result`, whose `Err`s may be hedged.
+#[diagnostic::on_unimplemented(
+    message = "a steadfast attribute needs the function to return `Result<T, E>`, not `{Self}`",
+    label = "this must be a `Result` (or an alias of one, such as `io::Result<T>`)",
+    note = "the attempts of a hedged call race until one returns `Ok`"
+)]
+pub trait HedgeOutcome {
+    /// `T` of `Result<T, E>`.
+    type Ok;
+    /// `E` of `Result<T, E>`.
+    type Error;
+    /// Itself, as a `Result`.
+    fn into_result(self) -> Result<Self::Ok, Self::Error>;
+    /// The `Result` as itself.
+    fn from_result(result: Result<Self::Ok, Self::Error>) -> Self;
+}
+
+impl<T, E> HedgeOutcome for Result<T, E> {
+    type Ok = T;
+    type Error = E;
+    #[inline(always)]
+    fn into_result(self) -> Self {
+        self
+    }
+    #[inline(always)]
+    fn from_result(result: Self) -> Self {
+        result
+    }
+}
+
+/// The output of a `#[hedge]` call as the function's return type `O` (the identity: it
+/// only ties the output to the signature, so a non-`Result` is reported once).
+#[inline(always)]
+pub fn hedge_output<O: HedgeOutcome>(result: Result<O::Ok, O::Error>) -> O {
+    O::from_result(result)
+}
+
+/// One attempt of a `#[hedge]` call: the layers below it as a future of the function's
+/// return type, which must be a `Result` (reported at the signature when it is not,
+/// and only there: the types that follow from it are then errors the compiler does not
+/// repeat).
+#[inline(always)]
+pub fn hedge_attempt<F>(attempt: F) -> HedgeAttempt<F> {
+    HedgeAttempt::new(attempt)
+}
+
+/// An owned argument handed to every attempt of `#[hedge]`.
+#[diagnostic::on_unimplemented(
+    message = "`#[hedge]` runs attempts of the body at the same time, so this owned argument of type `{Self}` must be `Clone`: take it by reference (`&{Self}`) instead, or implement `Clone` for it",
+    label = "cloned for every attempt"
+)]
+pub trait HedgeArg {
+    /// The copy one attempt owns.
+    fn clone_for_attempt(&self) -> Self;
+}
+
+impl<T: Clone> HedgeArg for T {
+    #[inline(always)]
+    fn clone_for_attempt(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// One attempt's own copy of an owned argument (the original stays with the call, for
+/// the next attempt).
+#[inline(always)]
+pub fn hedge_arg<T: HedgeArg>(arg: &T) -> T {
+    arg.clone_for_attempt()
+}
 
 #[cfg(test)]
 mod tests {

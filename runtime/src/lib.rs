@@ -54,6 +54,7 @@
 //! | [`#[timeout(D)]`](macro@timeout) | drops (cancels) the body if it has not finished within `D` | [`TimedOut`] |
 //! | [`#[error_boundary]`][error_boundary] | logs every `Err` that leaves, once, with context and `source()` chain; `catch_panic` turns panics into errors | [`Panicked`], with `catch_panic` |
 //! | [`#[limit]`][limit] | at most N bodies at once, at most N starts per window, FIFO; sheds load with `wait` | [`Rejected`], with `wait` |
+//! | [`#[hedge]`][hedge] | races another attempt against a slow or failed one (`after = 50ms`, `after = p95`); the first `Ok` wins, the others are cancelled | none: the last error when all fail |
 //!
 //! A worked example with exact timings, on tokio's paused clock:
 //!
@@ -438,6 +439,68 @@ pub use steadfast_macros::error_boundary;
 /// # }
 /// ```
 pub use steadfast_macros::limit;
+
+/// Races another attempt of the body against a slow one ("The Tail at Scale"): when
+/// the newest attempt has run `after` without finishing, or has failed, another
+/// starts; the first `Ok` wins and the others are cancelled.
+///
+/// | argument | meaning | default |
+/// |---|---|---|
+/// | `after = D` | another attempt when the newest has run D without finishing: `50ms`, `"50ms"`, or any `Duration` expression (evaluated at each call) | required |
+/// | `after = pNN` | the same after this function's own NN-th percentile latency (`p50` … `p99`, `p999`) over its last 1 024 successful calls; no hedge on time until 20 calls have completed | — |
+/// | `max = N` | attempts per call, the first included, so at most N at once (2 ≤ N ≤ 5, a constant) | 2 |
+/// | `when = PRED` | `Fn(&E) -> bool`: an error for which it is true starts the next attempt at once; one for which it is false ends the call with that error | every error |
+/// | `budget = B` | a shared [`RetryBudget`] (or any [`HedgeBudget`]): every call deposits, every hedge withdraws one; a hedge that finds it empty is not made | none |
+///
+/// - The first `Ok` wins and every other attempt is dropped (cancelled) at once. When
+///   every attempt has failed, the last error is returned.
+/// - The attempts run at the same time: references are shared by them, and each
+///   attempt gets its own clone of every owned argument (a non-`Clone` one is a compile
+///   error naming it; a call that is never hedged clones each owned argument once —
+///   take it by reference to avoid that). A `&mut` argument or `&mut self` is a compile
+///   error; a by-value `self` is shared, as `&self` would be.
+/// - Each hedge emits a DEBUG event (target `steadfast`) with `function`, `attempt`
+///   (from 2), `after_ms` and `reason` (`slow` or `failed`).
+/// - A call that finishes before `after` arms at most one timer (none when it is ready
+///   on its first poll) and allocates nothing; each hedge allocates its attempt.
+/// - Stacked in reading order: `#[timeout]` above bounds all attempts together,
+///   `#[limit]` below gives each attempt its own slot, `#[retry]` above retries the
+///   hedged call as a whole. The future is `Send` when the body's is.
+///
+/// Without the attribute: [`Hedge`], a `static` with the same arguments, and
+/// [`Hedge::run`] over a closure that starts an attempt.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::{RetryBudget, hedge};
+///
+/// static REPLICA_BUDGET: RetryBudget = RetryBudget::new();
+///
+/// /// Reads `key` from a replica; replica 0 is slow for the first call.
+/// #[hedge(after = 50ms, max = 3, budget = REPLICA_BUDGET)]
+/// async fn read(key: String, slow: &std::sync::atomic::AtomicBool) -> std::io::Result<String> {
+///     let ms = if slow.swap(false, std::sync::atomic::Ordering::Relaxed) { 1_000 } else { 20 };
+///     tokio::time::sleep(Duration::from_millis(ms)).await;
+///     Ok(format!("{key} after {ms} ms"))
+/// }
+///
+/// #[hedge(after = p95)]
+/// async fn search(query: &str) -> Result<usize, std::io::Error> {
+///     Ok(query.len())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let slow = std::sync::atomic::AtomicBool::new(true);
+/// let start = tokio::time::Instant::now();
+/// // The first attempt is slow: the second starts at 50 ms and wins at 70 ms.
+/// assert_eq!(read("k".to_owned(), &slow).await.unwrap(), "k after 20 ms");
+/// assert_eq!(start.elapsed(), Duration::from_millis(70));
+/// // Quantiles need 20 calls before they hedge.
+/// assert_eq!(search("rust").await.unwrap(), 4);
+/// # }
+/// ```
+pub use steadfast_macros::hedge;
 pub use timeout::{Deadline, TimeoutOutput, deadline, timeout};
 
 /// The `backoff` crate, for `#[retry(policy = ..)]` (feature `backoff`).

@@ -89,6 +89,34 @@ pub async fn limited(n: u32) -> u32 {
     n + 1
 }
 
+static HEDGE_BUDGET: ::steadfast::RetryBudget = ::steadfast::RetryBudget::new();
+
+/// `#[hedge]` with every argument, and shared, owned and `mut` arguments.
+///
+/// # Errors
+///
+/// Never.
+#[::steadfast::hedge(after = p95, max = 3, when = |_| true, budget = HEDGE_BUDGET)]
+pub async fn hedged(
+    text: &str,
+    owned: ::std::string::String,
+    mut n: u32,
+) -> ::core::result::Result<u32, Failure> {
+    n += u32::try_from(owned.len()).unwrap_or(0);
+    ::core::result::Result::Ok(u32::try_from(text.len()).unwrap_or(0) + n)
+}
+
+/// `#[hedge]` with a duration, under `#[timeout]`.
+///
+/// # Errors
+///
+/// Never.
+#[::steadfast::timeout(1s)]
+#[::steadfast::hedge(after = 10ms)]
+pub async fn hedged_timed(n: u32) -> ::core::result::Result<u32, Failure> {
+    ::core::result::Result::Ok(n)
+}
+
 /// Runs the cases on a current-thread runtime.
 ///
 /// # Panics
@@ -103,5 +131,7 @@ pub fn run() {
         assert_eq!(log, [1, 2, 2]);
         assert!(timed().await.is_ok());
         assert_eq!(limited(1).await, 2);
+        assert!(matches!(hedged("ab", "cd".into(), 1).await, ::core::result::Result::Ok(5)));
+        assert!(matches!(hedged_timed(3).await, ::core::result::Result::Ok(3)));
     });
 }

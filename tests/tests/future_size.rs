@@ -1,5 +1,6 @@
 //! The future of an annotated function is no bigger than the future of the same
-//! function written by hand, plus 16 bytes: `size_of_val(&f(..))` for each attribute
+//! function written by hand, plus 16 bytes (64 for `#[hedge]`, which keeps more state
+//! than a hand-written race can): `size_of_val(&f(..))` for each attribute
 //! and for the full stack, against a fair hand-written version of the same thing
 //! (`tokio::time::timeout` around the same body, a retry loop, a semaphore permit, a
 //! match that logs).
@@ -18,7 +19,7 @@ use std::sync::Mutex;
 use std::task::Poll;
 use std::time::Duration;
 
-use steadfast::{Panicked, Rejected, TimedOut, error_boundary, limit, retry, timeout};
+use steadfast::{Panicked, Rejected, TimedOut, error_boundary, hedge, limit, retry, timeout};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -203,6 +204,32 @@ async fn hand_rate(x: &u64, n: u64) -> Result<u64, Error> {
     body(x, n).await
 }
 
+// ---------------------------------------------------------------- #[hedge]
+
+#[hedge(after = 50ms)]
+async fn hedged(x: &u64, n: u64) -> Result<u64, Error> {
+    Ok(*x + n)
+}
+
+/// The body raced against a timer; when the timer fires first, a second attempt races
+/// the first (what `#[hedge(after = 50ms)]` does for a call that is hedged once).
+async fn hand_hedge(x: &u64, n: u64) -> Result<u64, Error> {
+    let first = body(x, n);
+    tokio::pin!(first);
+    tokio::select! {
+        biased;
+        out = &mut first => out,
+        () = tokio::time::sleep(Duration::from_millis(50)) => {
+            tracing::debug!(attempt = 2, "hedging");
+            tokio::select! {
+                biased;
+                out = &mut first => out,
+                out = body(x, n) => out,
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- all four
 
 #[error_boundary("context")]
@@ -287,6 +314,23 @@ fn each_future_is_no_bigger_than_the_hand_written_one_plus_16_bytes() {
     ]);
 }
 
+/// `#[hedge]` does more than a hand-written `select!` of two attempts can: up to `max`
+/// attempts, a hedge at once on a failure, a budget, and the latency window of
+/// `after = pNN`. Its bookkeeping (the list of hedges on the heap, the first attempt's
+/// start, the delay in force, the budget and site references, counters) costs at most
+/// `HEDGE_SLACK` bytes over the hand-written race of two.
+#[test]
+fn the_hedged_future_is_within_64_bytes_of_a_hand_written_race() {
+    const HEDGE_SLACK: usize = 64;
+    let x = 1;
+    let (ours, hand_written) = (size_of_val(&hedged(&x, 2)), size_of_val(&hand_hedge(&x, 2)));
+    println!("#[hedge(after = 50ms)] {ours:>5} bytes, hand-written {hand_written:>5}");
+    assert!(
+        ours <= hand_written + HEDGE_SLACK,
+        "#[hedge]: {ours} bytes, more than the hand-written {hand_written} + {HEDGE_SLACK}"
+    );
+}
+
 /// The hand-written futures really do the work they stand for: each finishes with
 /// the body's value (so no size above is that of a future that skips a layer).
 #[tokio::test]
@@ -300,4 +344,5 @@ async fn the_hand_written_versions_work() {
     assert_eq!(hand_limit_waiting(&x, 2).await.unwrap(), 3);
     assert_eq!(hand_rate(&x, 2).await.unwrap(), 3);
     assert_eq!(hand_stacked(&x, 2).await.unwrap(), 3);
+    assert_eq!(hand_hedge(&x, 2).await.unwrap(), 3);
 }

@@ -9,11 +9,17 @@ mod boundary;
 mod limit;
 mod retry;
 mod timeout;
+// #[hedge]
+mod hedge;
 
 pub use boundary::BoundaryArgs;
 pub use limit::LimitArgs;
 pub use retry::{Jitter, RetryArgs};
 pub use timeout::TimeoutArgs;
+// #[hedge]
+#[cfg(test)]
+pub use hedge::KEYS as HEDGE_KEYS;
+pub use hedge::{After, HedgeArgs};
 
 #[cfg(test)]
 pub use {boundary::KEYS as BOUNDARY_KEYS, limit::KEYS as LIMIT_KEYS, retry::KEYS as RETRY_KEYS};

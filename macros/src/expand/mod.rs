@@ -6,6 +6,8 @@ mod boundary;
 mod limit;
 mod retry;
 mod timeout;
+// #[hedge]
+mod hedge;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};

@@ -453,7 +453,7 @@ pub fn has_mut_binding(pat: &Pat) -> bool {
 }
 
 /// Calls `f` for every by-value binding in an argument pattern.
-fn for_each_binding(pat: &Pat, f: &mut impl FnMut(&Ident, Option<&Token![mut]>)) {
+pub(super) fn for_each_binding(pat: &Pat, f: &mut impl FnMut(&Ident, Option<&Token![mut]>)) {
     match pat {
         Pat::Ident(p) => {
             if p.by_ref.is_none() {

@@ -6,6 +6,8 @@ mod boundary;
 mod limit;
 mod retry;
 mod timeout;
+// #[hedge]
+mod hedge;
 
 use proc_macro2::Span;
 use syn::ReturnType;
@@ -25,11 +27,20 @@ pub trait Validate {
     /// `Some(name)` if the layer reports through `Err`, so the function must return a
     /// `Result`; `name` is how the error names the attribute (`limit(wait = ..)`).
     fn needs_result(&self) -> Option<&'static str>;
+
+    /// Checks of the function that only this attribute makes (`#[hedge]` refuses
+    /// `&mut` arguments).
+    fn check_function(&self, function: &Function, errors: &mut Errors) {
+        let _ = (function, errors);
+    }
 }
 
 /// The checks of the function against the layers whose arguments are valid (a layer
 /// with a bad argument has already been reported, and only for that).
 pub fn check_function(function: &Function, layers: &[Box<dyn Layer>], errors: &mut Errors) {
+    for layer in layers {
+        layer.check_function(function, errors);
+    }
     if let ReturnType::Default = function.sig.output {
         if let Some(name) = layers.iter().find_map(|layer| layer.needs_result()) {
             errors.push_new(

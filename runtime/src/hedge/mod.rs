@@ -5,10 +5,12 @@
 
 mod latency;
 mod race;
+mod retry_budget;
 
 use std::future::Future;
 use std::time::Duration;
 
+pub use race::HedgeAttempt;
 pub use race::Hedged;
 
 use crate::retry::{AnyError, RetryWhen};

@@ -22,6 +22,39 @@ pin_project! {
 }
 
 pin_project! {
+    /// One attempt of a `#[hedge]` call, its output turned into a `Result` (the
+    /// identity for the `Result` it always is once the expansion type-checks).
+    #[doc(hidden)]
+    pub struct HedgeAttempt<F> {
+        #[pin]
+        attempt: F,
+    }
+}
+
+impl<F> HedgeAttempt<F> {
+    #[inline(always)]
+    pub fn new(attempt: F) -> Self {
+        Self { attempt }
+    }
+}
+
+impl<F> Future for HedgeAttempt<F>
+where
+    F: Future,
+    F::Output: crate::__private::HedgeOutcome,
+{
+    type Output = Result<
+        <F::Output as crate::__private::HedgeOutcome>::Ok,
+        <F::Output as crate::__private::HedgeOutcome>::Error,
+    >;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().attempt.poll(cx).map(crate::__private::HedgeOutcome::into_result)
+    }
+}
+
+pin_project! {
     /// The future of one hedged call: the attempts in flight, the timer of the next
     /// hedge, and what is needed to start another attempt.
     ///
