@@ -7,6 +7,7 @@ pub mod from_nodejs {}
 pub mod migrating {}
 
 pub mod crawler;
+pub mod nginx;
 pub mod retry_http;
 pub mod service;
 pub mod shared_pool;

@@ -145,6 +145,26 @@ fn golden_hedge_evaluated_after_by_value_self() {
     );
 }
 
+#[test]
+fn golden_keyed_spaced_limits() {
+    golden(
+        "keyed_spaced_limits",
+        Kind::Limit,
+        "concurrency = 2, rate = 10, per = 1s, burst = 1, key = request.tenant, wait = 250ms",
+        "async fn handle(request: Request) -> Result<Response, Error> { request.run().await }",
+    );
+}
+
+#[test]
+fn golden_shared_keyed_limiter() {
+    golden(
+        "shared_keyed_limiter",
+        Kind::Limit,
+        "using = self.per_user, key = user_id(&request)",
+        "async fn handle(&self, request: &Request) -> Response { self.run(request).await }",
+    );
+}
+
 /// Prints tokens one statement (or match arm) a line, blocks indented by four
 /// spaces, with the spacing rustfmt would mostly use. Joint punctuation (`::`, `=>`,
 /// `&&&`) is printed as one operator.

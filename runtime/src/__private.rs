@@ -9,7 +9,10 @@
 pub use crate::boundary::{
     SourceOf, SourceViaDeref, SourceViaDisplay, SourceViaError, catch_panic,
 };
-pub use crate::limit::{limit, limit_keyed, limit_keyed_or_reject, limit_or_reject};
+pub use crate::limit::{
+    KeyCopy, KeyedAcquire, KeyedSite, LimitKey, key_copy, limit, limit_keyed,
+    limit_keyed_or_reject, limit_or_reject, limit_per_key, limit_per_key_or_reject,
+};
 #[cfg(feature = "backoff")]
 pub use crate::retry::BackoffState;
 pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint, sleep};

@@ -380,8 +380,10 @@ pub use steadfast_macros::error_boundary;
 /// |---|---|
 /// | `concurrency = N` | at most N bodies in flight (a constant) |
 /// | `rate = N, per = D` | at most N bodies start in any window of length D (constants, together) |
+/// | `burst = B` | with `rate`: at most B starts at once, then one every `per / N` (GCRA, as nginx's `limit_req`); 1 ≤ B ≤ N |
 /// | `wait = D` | a caller without a slot after D returns `Err(E::from(Rejected))` without running the body; `0ms` rejects at once when full |
-/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`] (instead of `concurrency`/`rate`) |
+/// | `key = EXPR` | the limits apply per value of EXPR (`Hash + Eq + Clone + Send + Sync + 'static`), each key with its own window, slots and FIFO line; a place (`user.id`) is cloned, another expression moved in |
+/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`] (instead of `concurrency`/`rate`/`burst`); with `key`, a [`KeyedLimiter`] or any [`KeyedLimit`] |
 ///
 /// Without `using`, the limit belongs to the function: one limiter per annotated
 /// function, shared by every caller and task (and every instantiation of a generic
@@ -391,9 +393,9 @@ pub use steadfast_macros::error_boundary;
 /// A rejection emits a WARN event with `waited_ms`; waiting longer than 1 s a DEBUG
 /// event. Without `wait`, the function may return any type.
 ///
-/// A shared [`Limiter`] can do more than the arguments: [`Limiter::burst`] spaces
-/// starts evenly (GCRA), [`Limiter::set_concurrency`] and [`Limiter::set_rate`] change
-/// it while it is in use, and [`KeyedLimiter`] holds limits per key (a user, an IP).
+/// Keyed, a key with nothing in flight, nobody waiting and no start within `per` is
+/// forgotten, so memory follows the active keys. A shared [`Limiter`] can also change
+/// while it is in use: [`Limiter::set_concurrency`] and [`Limiter::set_rate`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -417,6 +419,12 @@ pub use steadfast_macros::error_boundary;
 ///     page
 /// }
 ///
+/// // Evenly spaced, per user: one start every 500 ms for each user.
+/// #[limit(rate = 2, per = 1s, burst = 1, key = user)]
+/// async fn notify(user: u64) -> u64 {
+///     user
+/// }
+///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// let start = tokio::time::Instant::now();
@@ -436,6 +444,10 @@ pub use steadfast_macros::error_boundary;
 ///     crawl(page).await;
 /// }
 /// assert_eq!(start.elapsed(), Duration::from_secs(1)); // the 11th waits for the window
+///
+/// let start = tokio::time::Instant::now();
+/// tokio::join!(notify(1), notify(1), notify(2)); // user 2 is not held up by user 1
+/// assert_eq!(start.elapsed(), Duration::from_millis(500));
 /// # }
 /// ```
 pub use steadfast_macros::limit;
