@@ -31,5 +31,7 @@ mod tests;
 
 pub use call::{limit, limit_keyed, limit_keyed_or_reject, limit_or_reject};
 pub use keyed::{KeyedLimit, KeyedLimiter, KeyedPermit};
+#[cfg(feature = "redis")]
+pub(crate) use limiter::Invalid;
 pub use limiter::{InvalidLimit, Limiter, LimiterPermit};
 pub use shared::Limit;
