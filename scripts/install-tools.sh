@@ -16,3 +16,17 @@ if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
   $sudo apt-get update
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends nginx-light
 fi
+# redis-server (Debian's package) for the fleet-wide limiter's tests, example and
+# benchmark, which start servers of their own on free ports: the service the package
+# starts (if any) is not used.
+if ! command -v redis-server >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends redis-server
+  else
+    echo "install-tools: redis-server is missing and there is no apt-get to install it" >&2
+    exit 1
+  fi
+fi
+redis-server --version

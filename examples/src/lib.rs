@@ -8,6 +8,7 @@ pub mod migrating {}
 
 pub mod crawler;
 pub mod nginx;
+pub mod fleet;
 pub mod retry_http;
 pub mod service;
 pub mod shared_pool;

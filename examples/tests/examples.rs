@@ -94,3 +94,29 @@ async fn against_nginx_the_spaced_form_passes_where_the_window_gets_429s() {
     assert!(window.elapsed >= Duration::from_secs(4), "{report:?}");
     assert!(report.spaced_vs_no_burst.elapsed >= Duration::from_millis(4900), "{report:?}");
 }
+
+/// `cargo run --example fleet`'s core, against a local redis-server: three replicas
+/// share one quota. Skipped without redis-server, unless `STEADFAST_REQUIRE_REDIS=1`
+/// (as in `.ci/run`) makes that a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_one_quota_in_redis() {
+    use steadfast_examples::fleet::{LocalRedis, redis_installed, run};
+    if !redis_installed() {
+        assert!(
+            std::env::var("STEADFAST_REQUIRE_REDIS").as_deref() != Ok("1"),
+            "redis-server is not installed: run scripts/install-tools.sh"
+        );
+        eprintln!("redis-server is not installed: skipping the fleet example");
+        return;
+    }
+    let redis = LocalRedis::start().unwrap();
+    let report = run(&redis.url(), 3, 30, Duration::from_millis(1500)).await.unwrap();
+    // 1.5 s hold one full window of 30 and half of the next: at most 60 starts (any
+    // window of 1 s holds at most 30), and a limiter that let less than a window's
+    // worth through would be stricter than asked.
+    assert!((30..=60).contains(&report.total()), "{report:?}");
+    assert!(
+        report.starts.iter().all(|&starts| starts > 0),
+        "every replica started calls: {report:?}"
+    );
+}

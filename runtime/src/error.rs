@@ -90,6 +90,9 @@ pub enum LimitKind {
     },
     /// A limit of another implementation of [`crate::Limit`], described by its name.
     Other(&'static str),
+    /// A fleet-wide limit, named, whose store did not answer: a `RedisLimiter` with
+    /// `Unavailable::FailClosed` while Redis is unreachable (feature `redis`).
+    Unavailable(&'static str),
 }
 
 impl fmt::Display for LimitKind {
@@ -98,6 +101,7 @@ impl fmt::Display for LimitKind {
             LimitKind::Concurrency(n) => write!(f, "concurrency limit of {n}"),
             LimitKind::Rate { starts, per } => write!(f, "rate limit of {starts} per {per:?}"),
             LimitKind::Other(name) => write!(f, "limit `{name}`"),
+            LimitKind::Unavailable(name) => write!(f, "fleet limit `{name}` (Redis unavailable)"),
         }
     }
 }

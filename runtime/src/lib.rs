@@ -130,6 +130,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `backoff` | `#[retry(policy = ..)]` with any `backoff::backoff::Backoff`, and the re-export `steadfast::backoff`; off by default (the `backoff` crate is unmaintained, RUSTSEC-2025-0012) |
+//! | `redis` | [`redis::RedisLimiter`]: one limit for every replica of a service, kept in Redis (`#[limit(using = self.fleet)]`); off by default |
 //!
 //! # Stability
 //!
@@ -150,6 +151,9 @@ mod budget;
 mod error;
 mod hedge;
 mod limit;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod retry;
 mod timeout;
 

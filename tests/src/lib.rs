@@ -1,4 +1,7 @@
-//! Shared helpers of the integration tests: capturing tracing events.
+//! Shared helpers of the integration tests: capturing tracing events, and a
+//! `redis-server` of a test's own ([`redis_server`]).
+
+pub mod redis_server;
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};

@@ -212,8 +212,15 @@ impl<K> KeyedLimiter<K> {
     }
 
     /// A keyed limiter whose every key gets `template`'s limits.
-    pub(super) const fn from_template(template: Limiter) -> Self {
+    pub(crate) const fn from_template(template: Limiter) -> Self {
         Self { template, shards: ManuallyDrop::new(OnceLock::new()) }
+    }
+
+    /// Frees the state of every key. For an owner that is dropped (a fleet-wide
+    /// limiter's local fallback), as this type has no destructor of its own.
+    #[cfg(feature = "redis")]
+    pub(crate) fn forget_keys(&mut self) {
+        drop(std::mem::take(&mut *self.shards));
     }
 
     /// The limits each key gets (its `in_flight` and `waiting` are always 0).

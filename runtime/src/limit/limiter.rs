@@ -340,7 +340,7 @@ impl Limiter {
     }
 
     /// A limiter with the limits of this one, unused (a keyed limiter's new key).
-    pub(super) fn fresh(&self) -> Limiter {
+    pub(crate) fn fresh(&self) -> Limiter {
         let concurrency = self.concurrency.as_ref().map(Concurrency::fresh);
         Limiter::from_parts(concurrency, self.rate.as_ref().map(Rate::fresh))
     }
@@ -551,7 +551,7 @@ pub struct InvalidLimit {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Invalid {
+pub(crate) enum Invalid {
     ZeroConcurrency,
     TooMuchConcurrency,
     ZeroStarts,
@@ -561,10 +561,13 @@ pub(super) enum Invalid {
     BurstWithoutRate,
     NoConcurrency,
     NoRate,
+    /// A `RedisLimiter`'s client cannot make a connection manager (feature `redis`).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    RedisClient,
 }
 
 impl InvalidLimit {
-    pub(super) const fn new(reason: Invalid) -> Self {
+    pub(crate) const fn new(reason: Invalid) -> Self {
         Self { reason }
     }
 
@@ -586,6 +589,9 @@ impl InvalidLimit {
                 "invalid limit: this limiter has no concurrency limit to change"
             }
             Invalid::NoRate => "invalid limit: this limiter has no rate limit to change",
+            Invalid::RedisClient => {
+                "invalid limit: the Redis client cannot make a connection for this limiter"
+            }
         }
     }
 }

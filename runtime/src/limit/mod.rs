@@ -36,6 +36,8 @@ pub use call::{
     limit_per_key, limit_per_key_or_reject,
 };
 pub use keyed::{KeyedAcquire, KeyedLimit, KeyedLimiter, KeyedPermit};
+#[cfg(feature = "redis")]
+pub(crate) use limiter::Invalid;
 pub use limiter::{InvalidLimit, Limiter, LimiterPermit};
 pub use shared::Limit;
 pub use site::KeyedSite;
