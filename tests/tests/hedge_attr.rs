@@ -156,7 +156,7 @@ async fn fetch_when(plan: &Plan) -> Result<u32, Error> {
     plan.attempt().await
 }
 
-#[hedge(after = 50ms, when = |e| matches!(e, Error::Busy(_)))]
+#[hedge(after = 50ms, when = |e| e.is_busy())]
 async fn fetch_when_closure(plan: &Plan) -> Result<u32, Error> {
     plan.attempt().await
 }
