@@ -56,3 +56,41 @@ async fn shutdown_stops_retrying_at_once() {
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
 }
+
+/// Against a real nginx (`limit_req`, 10r/s), when it is installed; with
+/// `STEADFAST_REQUIRE_NGINX=1` (set by `.ci/run` after installing it) a missing nginx is
+/// a failure, not a skip. Real time: about five seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_nginx_the_spaced_form_passes_where_the_window_gets_429s() {
+    use steadfast_examples::nginx::{Nginx, run};
+
+    if !Nginx::installed() {
+        assert!(
+            std::env::var_os("STEADFAST_REQUIRE_NGINX").is_none_or(|v| v != "1"),
+            "STEADFAST_REQUIRE_NGINX=1 but nginx is not installed (scripts/install-tools.sh)"
+        );
+        eprintln!("skipped: nginx is not installed (scripts/install-tools.sh installs it)");
+        return;
+    }
+    let report = run(50).await.unwrap();
+    let all = [
+        report.window_vs_no_burst,
+        report.spaced_vs_no_burst,
+        report.window_vs_burst,
+        report.spaced_vs_burst,
+    ];
+    for outcome in all {
+        assert_eq!((outcome.passed + outcome.too_many, outcome.failed), (50, 0), "{report:?}");
+    }
+    // The window starts ten at once, every second: nginx takes one of each ten.
+    let window = report.window_vs_no_burst;
+    assert!((4..=6).contains(&window.passed), "{report:?}");
+    // Spaced starts match nginx's spacing; only the network between the two clocks can
+    // bring two requests a little closer than 100 ms.
+    assert!(report.spaced_vs_no_burst.too_many <= 5, "{report:?}");
+    // With `burst=10 nodelay`, nginx takes both.
+    assert_eq!((report.window_vs_burst.passed, report.spaced_vs_burst.passed), (50, 50));
+    // The window's five rounds take four seconds; fifty starts 100 ms apart, 4.9 s.
+    assert!(window.elapsed >= Duration::from_secs(4), "{report:?}");
+    assert!(report.spaced_vs_no_burst.elapsed >= Duration::from_millis(4900), "{report:?}");
+}

@@ -5,7 +5,7 @@ use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{Attribute, Signature, Token, Visibility};
+use syn::{Attribute, ReturnType, Signature, Token, Visibility};
 
 use crate::errors::Errors;
 use crate::kind::Kind;
@@ -74,6 +74,20 @@ pub struct Function {
     pub inner_attrs: Vec<Attribute>,
     /// The statements of the body, after its inner attributes.
     pub body: TokenStream,
+    /// Set when `#[async_trait]` has already turned the `async fn` into a plain `fn`
+    /// returning `Box::pin(async move { .. })`: the layers wrap that inner future.
+    pub async_trait: Option<AsyncTrait>,
+}
+
+/// The parts of a method rewritten by `#[async_trait]`: `PIN(async move { BODY })`
+/// with the signature's `-> Pin<Box<dyn Future<Output = OUTPUT> + ..>>`.
+pub struct AsyncTrait {
+    /// `Box::pin`, as async-trait wrote it.
+    pub pin: TokenStream,
+    /// The statements inside `async move { .. }`.
+    pub body: TokenStream,
+    /// The output type of the boxed future: the method's return type as written.
+    pub output: syn::Type,
 }
 
 impl Function {
@@ -118,10 +132,12 @@ impl Function {
                 if !input.is_empty() {
                     return Err(input.error("unexpected tokens after the function body"));
                 }
-                if sig.asyncness.is_none() {
-                    return Err(syn::Error::new(sig.fn_token.span, not_async(&sig, &attrs, attribute)));
-                }
-                Ok(Function { attrs: Vec::new(), vis, sig, inner_attrs, body })
+                let async_trait = if sig.asyncness.is_none() && inner_attrs.is_empty() {
+                    AsyncTrait::of(&sig, &body)
+                } else {
+                    None
+                };
+                Ok(Function { attrs: Vec::new(), vis, sig, inner_attrs, body, async_trait })
             },
             rest,
         )
@@ -133,6 +149,69 @@ impl Function {
         let name = self.sig.ident.to_string();
         name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
     }
+
+    /// Whether the function runs synchronously: a plain `fn` that is not an
+    /// `#[async_trait]` method.
+    pub fn is_blocking(&self) -> bool {
+        self.sig.asyncness.is_none() && self.async_trait.is_none()
+    }
+
+    /// The error for an attribute that needs an `async fn` on a plain `fn`, at `fn`.
+    pub fn not_async(&self, attribute: &str) -> syn::Error {
+        syn::Error::new(self.sig.fn_token.span, not_async(&self.sig, &self.attrs, attribute))
+    }
+}
+
+impl AsyncTrait {
+    /// Recognises async-trait's body (as `#[tracing::instrument]` does): the one
+    /// expression `PATH::pin(async move { .. })`, under a signature returning
+    /// `Pin<Box<dyn Future<Output = R> ..>>`.
+    fn of(sig: &Signature, body: &TokenStream) -> Option<AsyncTrait> {
+        let output = boxed_future_output(&sig.output)?;
+        let mut tokens: Vec<TokenTree> = body.clone().into_iter().collect();
+        let TokenTree::Group(call) = tokens.pop()? else { return None };
+        if call.delimiter() != Delimiter::Parenthesis
+            || !matches!(tokens.last(), Some(TokenTree::Ident(pin)) if pin == "pin")
+        {
+            return None;
+        }
+        let inner: Vec<TokenTree> = call.stream().into_iter().collect();
+        match inner.as_slice() {
+            [TokenTree::Ident(a), TokenTree::Ident(m), TokenTree::Group(block)]
+                if a == "async" && m == "move" && block.delimiter() == Delimiter::Brace =>
+            {
+                Some(AsyncTrait { pin: tokens.into_iter().collect(), body: block.stream(), output })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `R` of `-> Pin<Box<dyn Future<Output = R> + ..>>`.
+fn boxed_future_output(output: &ReturnType) -> Option<syn::Type> {
+    fn last_arg<'a>(ty: &'a syn::Type, name: &str) -> Option<&'a syn::Type> {
+        let syn::Type::Path(path) = ty else { return None };
+        let last = path.path.segments.last().filter(|s| s.ident == name)?;
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+        args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+    }
+    let ReturnType::Type(_, ty) = output else { return None };
+    let boxed = last_arg(ty, "Pin")?;
+    let syn::Type::TraitObject(object) = last_arg(boxed, "Box")? else { return None };
+    object.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(bound) = bound else { return None };
+        let future = bound.path.segments.last().filter(|s| s.ident == "Future")?;
+        let syn::PathArguments::AngleBracketed(args) = &future.arguments else { return None };
+        args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => {
+                Some(assoc.ty.clone())
+            }
+            _ => None,
+        })
+    })
 }
 
 /// The inner attributes at the top of a body, and the rest of it.
@@ -147,7 +226,7 @@ fn not_async(sig: &Signature, attrs: &[Attribute], attribute: &str) -> String {
     let is_test = attrs.iter().any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test"));
     if rewritten_by_async_trait {
         format!(
-            "`#[{attribute}]` cannot wrap a method of an `#[async_trait]` impl: `#[async_trait]` expands first and turns it into a plain `fn`; use native `async fn` in the trait, or put the attribute on an inherent `async fn` that the method calls"
+            "`#[{attribute}]` found a method rewritten by `#[async_trait]` without its `Box::pin(async move {{ .. }})` body; put the steadfast attributes directly on the `async fn` of the `#[async_trait]` impl"
         )
     } else if is_test {
         format!(

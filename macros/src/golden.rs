@@ -71,6 +71,52 @@ fn golden_catch_panic_and_shared_limiter() {
     );
 }
 
+#[test]
+fn golden_retry_hook_schedule_attempt() {
+    golden(
+        "retry_hook_schedule_attempt",
+        Kind::Retry,
+        "schedule = [ms(10), ms(20)], on_retry = log_retry, attempt = n, level = debug, max_retry_after = 5s, jitter = full",
+        "async fn fetch(id: &str) -> Result<u8, Error> { get(id, n).await }",
+    );
+}
+
+#[test]
+fn golden_blocking_boundary_over_retry() {
+    golden(
+        "blocking_boundary_over_retry",
+        Kind::ErrorBoundary,
+        "catch_panic",
+        "#[retry(attempts = 2, backoff = fibonacci)] fn read(path: &Path, mut buf: Vec<u8>) -> io::Result<usize> { read_into(path, &mut buf) }",
+    );
+}
+
+#[test]
+fn golden_async_trait_method() {
+    // As `#[async_trait]` (0.1.92) leaves a method `async fn get(&mut self, key: String)`.
+    golden(
+        "async_trait_method",
+        Kind::Retry,
+        "attempts = 2",
+        "fn get<'life0, 'async_trait>(&'life0 mut self, key: String)
+             -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<String, Error>> + ::core::marker::Send + 'async_trait>>
+         where 'life0: 'async_trait, Self: 'async_trait
+         {
+             Box::pin(async move {
+                 if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<Result<String, Error>> {
+                     #[allow(unreachable_code)]
+                     return __ret;
+                 }
+                 let mut __self = self;
+                 let key = key;
+                 let __ret: Result<String, Error> = { __self.load(&key).await };
+                 #[allow(unreachable_code)]
+                 __ret
+             })
+         }",
+    );
+}
+
 // #[hedge]
 #[test]
 fn golden_hedge() {
@@ -96,6 +142,26 @@ fn golden_hedge_evaluated_after_by_value_self() {
          async fn get(self, key: String) -> io::Result<Row> {
              self.db.get(&key).await
          }",
+    );
+}
+
+#[test]
+fn golden_keyed_spaced_limits() {
+    golden(
+        "keyed_spaced_limits",
+        Kind::Limit,
+        "concurrency = 2, rate = 10, per = 1s, burst = 1, key = request.tenant, wait = 250ms",
+        "async fn handle(request: Request) -> Result<Response, Error> { request.run().await }",
+    );
+}
+
+#[test]
+fn golden_shared_keyed_limiter() {
+    golden(
+        "shared_keyed_limiter",
+        Kind::Limit,
+        "using = self.per_user, key = user_id(&request)",
+        "async fn handle(&self, request: &Request) -> Response { self.run(request).await }",
     );
 }
 

@@ -59,6 +59,12 @@ impl Kind {
         }
     }
 
+    /// Whether the attribute also applies to a plain `fn` (its waits block the
+    /// thread); the others need an `async fn`.
+    pub fn runs_blocking(self) -> bool {
+        matches!(self, Kind::Retry | Kind::ErrorBoundary)
+    }
+
     pub fn name(self) -> &'static str {
         Kind::NAMES.iter().find(|(kind, _)| *kind == self).map_or("", |(_, name)| name)
     }

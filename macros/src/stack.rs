@@ -41,6 +41,7 @@ fn stack(kind: Kind, args: TokenStream, item: &mut Item) -> syn::Result<TokenStr
     };
     let below = item.take_stack(&mut errors);
     let consumed: Vec<syn::Path> = below.iter().map(|attr| attr.path.clone()).collect();
+    let kinds: Vec<Kind> = std::iter::once(kind).chain(below.iter().map(|a| a.kind)).collect();
     let layers: Vec<Box<dyn Layer>> =
         std::iter::once(top).chain(below).filter_map(|attr| layer(attr, &mut errors)).collect();
 
@@ -48,6 +49,13 @@ fn stack(kind: Kind, args: TokenStream, item: &mut Item) -> syn::Result<TokenStr
         Ok(function) => function,
         Err(error) => return Err(errors.and(error)),
     };
+    if function.is_blocking() {
+        // `#[retry]` and `#[error_boundary]` also wrap a plain `fn`; the first attribute
+        // that needs an `async fn` says so.
+        if let Some(kind) = kinds.iter().find(|kind| !kind.runs_blocking()) {
+            return Err(errors.and(function.not_async(kind.name())));
+        }
+    }
     valid::check_function(&function, &layers, &mut errors);
     errors.into_result()?;
     function.attrs.extend(mark_stacked(&consumed));

@@ -9,12 +9,16 @@
 pub use crate::boundary::{
     SourceOf, SourceViaDeref, SourceViaDisplay, SourceViaError, catch_panic,
 };
-pub use crate::limit::{limit, limit_keyed, limit_keyed_or_reject, limit_or_reject};
+pub use crate::limit::{
+    KeyCopy, KeyedAcquire, KeyedSite, LimitKey, key_copy, limit, limit_keyed,
+    limit_keyed_or_reject, limit_or_reject, limit_per_key, limit_per_key_or_reject,
+};
 #[cfg(feature = "backoff")]
 pub use crate::retry::BackoffState;
 pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint, sleep};
 // For `on_retry = ..`, `schedule = ..` and `#[retry]` on a plain `fn`.
-pub use crate::retry::{Computed, Listed, RetryInfo, sleep_blocking};
+pub use crate::boundary::catch_panic_blocking;
+pub use crate::retry::{Computed, Listed, RetryInfo, Schedule, Started, sleep_blocking};
 pub use crate::timeout::{timed_out, timeout_in};
 // The public types the expansions name, so that every generated path goes through here.
 pub use crate::{Backoff, ErrorBoundary, KeyedLimiter, Limiter, RetryPolicy};
@@ -193,6 +197,31 @@ pub fn clone_arg<T: RetryArg>(arg: &T) -> T {
     arg.clone_for_attempt()
 }
 
+/// [`RetryArg`] for an argument the body needs mutably (a `mut` binding, an `FnMut`
+/// closure): the hint is `&mut`, since `&` would not do.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry]` runs the body once per attempt, so this owned argument of type `{Self}` must be `Clone`: take it by mutable reference (`&mut {Self}`) instead, or implement `Clone` for it",
+    label = "cloned for every attempt but the last",
+    note = "the body uses it mutably (a `mut` binding, or an `FnMut` closure), so `&{Self}` would not do; every attempt reborrows a `&mut` argument"
+)]
+pub trait RetryArgMut {
+    /// A copy for the next attempt.
+    fn clone_for_attempt(&self) -> Self;
+}
+
+impl<T: Clone> RetryArgMut for T {
+    #[inline(always)]
+    fn clone_for_attempt(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// [`clone_arg`] for an argument the body needs mutably.
+#[inline(always)]
+pub fn clone_arg_mut<T: RetryArgMut>(arg: &T) -> T {
+    arg.clone_for_attempt()
+}
+
 /// An owned argument of a retried call between attempts: the original, kept until
 /// the last attempt takes it, and how to clone it (`clone_arg` in a closure, which
 /// is zero-sized).
@@ -238,6 +267,69 @@ impl<T, C: Fn(&T) -> T> KeptArg<T, C> {
         let arg = if last { self.original.take() } else { self.original.as_ref().map(&self.clone) };
         arg.map(AttemptArg)
     }
+}
+
+// ---------------------------------------------------------------- retry: hooks, schedules
+
+/// An `on_retry` hook, with a message that names the argument and its signature.
+#[diagnostic::on_unimplemented(
+    message = "`on_retry` must be a `Fn(&E, &steadfast::RetryInfo)` for the function's error type `E`: `{Self}` is not",
+    label = "called before each backoff sleep with the error and a `&steadfast::RetryInfo`",
+    note = "write a closure `|error, info| ..` or the path of a `fn(&E, &steadfast::RetryInfo)`"
+)]
+pub trait OnRetryHook<E: ?Sized>: Fn(&E, &RetryInfo) {}
+
+impl<E: ?Sized, F: Fn(&E, &RetryInfo)> OnRetryHook<E> for F {}
+
+/// No `on_retry`.
+#[inline(always)]
+pub fn no_hook<E: ?Sized>(_: &E, _: &RetryInfo) {}
+
+/// The hook of `on_retry = HOOK`, checked against the error type of `_result`.
+#[inline(always)]
+pub fn on_retry_hook<O: Outcome, H: OnRetryHook<O::Error>>(_result: &O, hook: H) -> H {
+    hook
+}
+
+/// [`Attempts::after`] with an `on_retry` hook and the delays of `schedule`.
+#[inline]
+pub fn after_with<O: Outcome, S: Started>(
+    state: &mut RetryState<'_, S>,
+    result: &O,
+    when: impl Fn(&O::Error) -> bool,
+    retry_after: impl Fn(&O::Error) -> Option<std::time::Duration>,
+    on_retry: impl Fn(&O::Error, &RetryInfo),
+    schedule: &mut impl Schedule,
+) -> Option<std::time::Duration>
+where
+    O::Error: Loggable,
+{
+    state.after_with(result, when, retry_after, on_retry, schedule)
+}
+
+/// The delays of `schedule = EXPR`, one per retry.
+#[inline(always)]
+pub fn listed<I: IntoIterator<Item = std::time::Duration>>(schedule: I) -> Listed<I::IntoIter> {
+    Listed(schedule.into_iter())
+}
+
+/// The policy a `schedule = ..` runs under (see `RetryPolicy::for_schedule`).
+#[inline(always)]
+pub const fn for_schedule(policy: RetryPolicy) -> RetryPolicy {
+    policy.for_schedule()
+}
+
+/// Runs the body of a plain `fn` under `#[retry]`/`#[error_boundary]` (in a closure, so
+/// that its `return` and `?` end the run, not the wrapper).
+#[inline(always)]
+pub fn call<T>(body: impl FnOnce() -> T) -> T {
+    body()
+}
+
+/// The attempt about to run (1-based), for `attempt = NAME`.
+#[inline(always)]
+pub fn attempt_number(state: &impl Attempts) -> u32 {
+    state.attempt()
 }
 
 // ---------------------------------------------------------------- circuit breaker, retry budget

@@ -152,6 +152,20 @@ pub fn catch_panic<F: Future>(
     CatchPanic { body, function, on_panic }
 }
 
+/// Runs `body`, turning a panic into `on_panic(Panicked)`: [`catch_panic`] for a
+/// plain `fn` under `#[error_boundary(catch_panic)]`.
+#[doc(hidden)]
+pub fn catch_panic_blocking<T>(
+    function: &'static str,
+    on_panic: fn(Panicked) -> T,
+    body: impl FnOnce() -> T,
+) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(out) => out,
+        Err(payload) => on_panic(Panicked::from_payload(&*payload, function)),
+    }
+}
+
 pin_project! {
     /// The future of [`catch_panic`]: holds `body` once (an `async fn` would hold it
     /// twice, as its argument and as the future it awaits).

@@ -174,14 +174,19 @@ pub use retry::{
 /// |---|---|---|
 /// | `attempts = N` | total attempts, the first included (N ≥ 1) | 3 |
 /// | `delay = D` | the first delay | 100ms |
-/// | `backoff = exponential \| linear \| constant` | the k-th retry sleeps `delay·factor^(k-1)`, `delay·k` or `delay` | exponential |
+/// | `backoff = exponential \| linear \| constant \| fibonacci` | the k-th retry sleeps `delay·factor^(k-1)`, `delay·k`, `delay` or `delay·fib(k)` (1, 1, 2, 3, 5, …) | exponential |
 /// | `factor = F` | growth factor of `exponential` (F ≥ 1.0) | 2.0 |
 /// | `max_delay = D` | no computed delay is longer, jitter included | 10s |
-/// | `jitter = J` | each delay d is drawn uniformly from [d·(1−J), d·(1+J)], then capped by `max_delay`; 0 gives exact delays | 0.5 |
+/// | `jitter = J` | each delay d is drawn uniformly from [d·(1−J), d·(1+J)], then capped by `max_delay`; 0 gives exact delays. `jitter = full`: uniform in [0, d]; `jitter = equal`: in [d/2, d] | 0.5 |
 /// | `max_elapsed = D` | no attempt starts later than D after the first started; a delay that would pass it is not slept | none |
+/// | `schedule = EXPR` | any `IntoIterator<Item = Duration>`, evaluated at each call: the k-th retry sleeps its k-th item, capped by `max_delay` and jittered only if they are written; retrying stops when it runs out (or at `attempts`, if written). Not with `delay`/`backoff`/`factor` | — |
 /// | `when = PRED` | `Fn(&E) -> bool`: errors for which it is false are returned at once | every error |
 /// | `retry_after = HINT` | `Fn(&E) -> Option<Duration>`: `Some(d)` replaces the computed delay (not capped by `max_delay`, bounded by `max_elapsed`) | none |
-/// | `policy = EXPR` | feature `backoff`: a `backoff::backoff::Backoff` decides the delays instead of the arguments above | — |
+/// | `max_retry_after = D` | a `retry_after` hint longer than D ends retrying at once, with that error | none |
+/// | `on_retry = HOOK` | `Fn(&E, &`[`RetryInfo`]`)`, a path or a closure, called before each backoff sleep with the error just retried | none |
+/// | `attempt = NAME` | binds `NAME: u32`, the attempt number (1-based), in the body | — |
+/// | `level = L` | the level of the retry events: `error`, `warn`, `info`, `debug`, `trace` or `off` | warn |
+/// | `policy = EXPR` | feature `backoff`: a `backoff::backoff::Backoff` decides the delays instead of the schedule arguments | — |
 ///
 /// Durations are written `250ms`, `1.5s`, `2m`, `1h`, `500us`, `10ns`, `0`, as a
 /// string (`"250ms"`), or as any `Duration` expression, evaluated at each call.
@@ -189,21 +194,57 @@ pub use retry::{
 /// Every attempt runs the whole body with its arguments as passed: references are
 /// reused, `&mut` references reborrowed (so `&mut self` methods work), owned arguments
 /// cloned for each attempt (a non-`Clone` owned argument is a compile error naming
-/// it). After the last attempt the last error is returned unchanged. Each retry emits a
-/// WARN event (target `steadfast`) with `function`, `attempt`, `max_attempts`,
-/// `delay_ms` and `error`. `when` is not asked about the last attempt's error. A zero
-/// delay arms no timer. Delays saturate (at `max_delay`, else `Duration::MAX`), never
-/// wrap. Values written as expressions that are out of range at run time (`attempts`
-/// 0, `factor` < 1, `jitter` outside [0, 1], `max_delay` < `delay`) are clamped to the
-/// nearest valid value with an ERROR event naming the argument and the value used.
-/// Dropping the future stops retrying at once. The success path allocates nothing
-/// and reads no clock (unless `max_elapsed` is set).
+/// it, suggesting `&T`, or `&mut T` for one the body needs mutably such as an `FnMut`).
+/// After the last attempt the last error is returned unchanged. Each retry emits a
+/// WARN event (target `steadfast`; see `level`) with `function`, `attempt`,
+/// `max_attempts`, `delay_ms` and `error`. `when` is not asked about the last attempt's
+/// error. A zero delay arms no timer. Delays saturate (at `max_delay`, else
+/// `Duration::MAX`), never wrap. Values written as expressions that are out of range
+/// at run time (`attempts` 0, `factor` < 1, `jitter` outside [0, 1], `max_delay` <
+/// `delay`) are clamped to the nearest valid value with an ERROR event naming the
+/// argument and the value used. Dropping the future stops retrying at once. The
+/// success path allocates nothing and reads no clock (unless `max_elapsed` or
+/// `on_retry` is set). [`jitter::seed`] makes the current thread's draws reproducible.
 ///
-/// The value form, [`RetryPolicy`], also has [`Backoff::Fibonacci`], a schedule from
-/// any list of delays ([`RetryPolicy::schedule`]), full and equal jitter, a per-retry
-/// hook ([`RetryPolicy::on_retry`] with [`RetryInfo`]), the events' `level`,
-/// `max_retry_after`, reproducible jitter ([`jitter::seed`]) and blocking retries
-/// ([`RetryPolicy::run_blocking`]).
+/// `#[retry]` also applies to a plain `fn` returning `Result`: it then sleeps with
+/// `std::thread::sleep`, with the same arguments, events and errors (do not call such
+/// a function on an async runtime's worker thread). On an `#[async_trait]` impl, it
+/// wraps the future inside the method's `Box::pin(async move { .. })`.
+///
+/// The value form is [`RetryPolicy`] (with [`RetryPolicy::on_retry`],
+/// [`RetryPolicy::schedule`], [`RetryPolicy::run_blocking`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::{RetryInfo, retry};
+///
+/// # #[derive(Debug)] struct Busy;
+/// # impl std::fmt::Display for Busy { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("busy") } }
+/// fn count(_: &Busy, info: &RetryInfo) {
+///     assert!(info.attempt() < info.max_attempts());
+/// }
+///
+/// // The attempt number in the body, a hook, a list of delays, quiet events.
+/// #[retry(schedule = [Duration::from_millis(10), Duration::from_millis(50)],
+///         on_retry = count, attempt = n, level = debug)]
+/// async fn poll_job() -> Result<u32, Busy> {
+///     if n < 3 { Err(Busy) } else { Ok(n) }
+/// }
+///
+/// // A plain `fn`: the same schedule, slept with `std::thread::sleep`.
+/// #[retry(attempts = 3, delay = 1ms, backoff = fibonacci, jitter = full)]
+/// fn read_config(path: &str) -> Result<String, std::io::Error> {
+///     std::fs::read_to_string(path)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let start = tokio::time::Instant::now();
+/// assert_eq!(poll_job().await.unwrap(), 3);
+/// assert_eq!(start.elapsed(), Duration::from_millis(60));
+/// assert!(read_config("/nonexistent/steadfast.toml").is_err()); // after 3 attempts
+/// # }
+/// ```
 ///
 /// ```
 /// use std::time::Duration;
@@ -301,7 +342,9 @@ pub use steadfast_macros::timeout;
 /// `Display`) and `sources` (the `source()` chain, also for `anyhow::Error` and
 /// `Box<dyn Error>`). The error is returned unchanged. The success path logs nothing
 /// and allocates nothing. Without `catch_panic`, panics propagate untouched; with it,
-/// `E` needs `From<Panicked>` (the panic hook still runs).
+/// `E` needs `From<Panicked>` (the panic hook still runs). It also applies to a plain
+/// `fn` returning `Result` (alone or over a blocking `#[retry]`), and to the methods of
+/// an `#[async_trait]` impl.
 ///
 /// ```
 /// use steadfast::{Panicked, error_boundary};
@@ -337,8 +380,10 @@ pub use steadfast_macros::error_boundary;
 /// |---|---|
 /// | `concurrency = N` | at most N bodies in flight (a constant) |
 /// | `rate = N, per = D` | at most N bodies start in any window of length D (constants, together) |
+/// | `burst = B` | with `rate`: at most B starts at once, then one every `per / N` (GCRA, as nginx's `limit_req`); 1 ≤ B ≤ N |
 /// | `wait = D` | a caller without a slot after D returns `Err(E::from(Rejected))` without running the body; `0ms` rejects at once when full |
-/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`] (instead of `concurrency`/`rate`) |
+/// | `key = EXPR` | the limits apply per value of EXPR (`Hash + Eq + Clone + Send + Sync + 'static`), each key with its own window, slots and FIFO line; a place (`user.id`) is cloned, another expression moved in |
+/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`] (instead of `concurrency`/`rate`/`burst`); with `key`, a [`KeyedLimiter`] or any [`KeyedLimit`] |
 ///
 /// Without `using`, the limit belongs to the function: one limiter per annotated
 /// function, shared by every caller and task (and every instantiation of a generic
@@ -348,9 +393,9 @@ pub use steadfast_macros::error_boundary;
 /// A rejection emits a WARN event with `waited_ms`; waiting longer than 1 s a DEBUG
 /// event. Without `wait`, the function may return any type.
 ///
-/// A shared [`Limiter`] can do more than the arguments: [`Limiter::burst`] spaces
-/// starts evenly (GCRA), [`Limiter::set_concurrency`] and [`Limiter::set_rate`] change
-/// it while it is in use, and [`KeyedLimiter`] holds limits per key (a user, an IP).
+/// Keyed, a key with nothing in flight, nobody waiting and no start within `per` is
+/// forgotten, so memory follows the active keys. A shared [`Limiter`] can also change
+/// while it is in use: [`Limiter::set_concurrency`] and [`Limiter::set_rate`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -374,6 +419,12 @@ pub use steadfast_macros::error_boundary;
 ///     page
 /// }
 ///
+/// // Evenly spaced, per user: one start every 500 ms for each user.
+/// #[limit(rate = 2, per = 1s, burst = 1, key = user)]
+/// async fn notify(user: u64) -> u64 {
+///     user
+/// }
+///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// let start = tokio::time::Instant::now();
@@ -393,6 +444,10 @@ pub use steadfast_macros::error_boundary;
 ///     crawl(page).await;
 /// }
 /// assert_eq!(start.elapsed(), Duration::from_secs(1)); // the 11th waits for the window
+///
+/// let start = tokio::time::Instant::now();
+/// tokio::join!(notify(1), notify(1), notify(2)); // user 2 is not held up by user 1
+/// assert_eq!(start.elapsed(), Duration::from_millis(500));
 /// # }
 /// ```
 pub use steadfast_macros::limit;

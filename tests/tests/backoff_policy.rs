@@ -80,3 +80,18 @@ async fn retry_events_leave_out_max_attempts_the_policy_does_not_know() {
         assert_eq!(e.field("max_attempts"), None);
     }
 }
+
+#[retry(policy = Constant::new(Duration::from_millis(10)), attempt = n)]
+async fn numbered(seen: &mut Vec<u32>) -> Result<u32, Error> {
+    seen.push(n);
+    if n < 3 { Err(Error::Busy(n)) } else { Ok(n) }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_goes_with_a_policy() {
+    let mut seen = Vec::new();
+    let start = Instant::now();
+    assert_eq!(numbered(&mut seen).await, Ok(3));
+    assert_eq!(seen, [1, 2, 3]);
+    assert_eq!(start.elapsed(), Duration::from_millis(20));
+}

@@ -1,6 +1,5 @@
 //! With the attributes users already stack: `#[tracing::instrument]` above or below
-//! ours, and generic trait impls. (`#[async_trait]` impls are a compile error with a
-//! clear message: see `ui/fail/async_trait_method.rs`.)
+//! ours, and generic trait impls. (`#[async_trait]` impls: see `async_trait.rs`.)
 
 use std::fmt::Display;
 use std::time::Duration;

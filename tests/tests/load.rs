@@ -266,3 +266,83 @@ async fn every_keys_rate_and_order_hold_for_ten_thousand_tasks() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(PER_KEY_RATE.keys(), 0);
 }
+
+// ---- the same through the attribute: `key = ..` with the function's own limits -------
+
+/// Each key's start times (with its call's number), in the order they happened.
+type StartLog = Arc<std::sync::Mutex<Vec<Vec<(usize, Duration)>>>>;
+
+static KEYED_GAUGES: [Gauge; KEYS] = [const { Gauge::new() }; KEYS];
+
+#[limit(concurrency = 2, key = key)]
+async fn keyed_slots(key: usize) {
+    KEYED_GAUGES[key].run().await;
+}
+
+#[test]
+fn every_keys_concurrency_holds_through_the_attribute_on_many_threads() {
+    multi_thread().block_on(async {
+        let tasks: Vec<_> = (0..TASKS).map(|i| tokio::spawn(keyed_slots(i % KEYS))).collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    for (key, gauge) in KEYED_GAUGES.iter().enumerate() {
+        let peak = gauge.peak.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&peak), "key {key}: {peak} at once");
+        assert_eq!(gauge.now.load(Ordering::SeqCst), 0);
+    }
+}
+
+#[limit(concurrency = 3, rate = 5, per = 100ms, key = key)]
+async fn keyed_window(key: usize, nth: usize, starts: StartLog, t0: tokio::time::Instant) {
+    starts.lock().unwrap()[key].push((nth, t0.elapsed()));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+#[limit(rate = 10, per = 1s, burst = 2, key = key)]
+async fn keyed_spaced(key: usize, nth: usize, starts: StartLog, t0: tokio::time::Instant) {
+    starts.lock().unwrap()[key].push((nth, t0.elapsed()));
+}
+
+/// Spawns `TASKS` calls over `KEYS` keys (the n-th call of each key is its `nth`) and
+/// returns each key's start times, in the order they happened.
+async fn keyed_starts<F, Fut>(call: F) -> Vec<Vec<(usize, Duration)>>
+where
+    F: Fn(usize, usize, StartLog, tokio::time::Instant) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let t0 = tokio::time::Instant::now();
+    let starts = Arc::new(std::sync::Mutex::new(vec![Vec::new(); KEYS]));
+    let tasks: Vec<_> =
+        (0..TASKS).map(|i| tokio::spawn(call(i % KEYS, i / KEYS, starts.clone(), t0))).collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    Arc::try_unwrap(starts).unwrap().into_inner().unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_keys_window_slots_and_order_hold_through_the_attribute() {
+    let starts = keyed_starts(keyed_window).await;
+    // Per key: three at once (the concurrency limit), two more when those finish at
+    // 10 ms, then the window: five at 100 ms, in arrival order.
+    let ms = |ms: u64| Duration::from_millis(ms);
+    let expected: Vec<_> =
+        [0, 0, 0, 10, 10, 100, 100, 100, 110, 110].map(ms).into_iter().enumerate().collect();
+    for (key, starts) in starts.iter().enumerate() {
+        assert_eq!(*starts, expected, "key {key}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_keys_spacing_holds_through_the_attribute() {
+    let starts = keyed_starts(keyed_spaced).await;
+    // Per key: a burst of two, then one every 100 ms.
+    let ms = |ms: u64| Duration::from_millis(ms);
+    let expected: Vec<_> =
+        [0, 0, 100, 200, 300, 400, 500, 600, 700, 800].map(ms).into_iter().enumerate().collect();
+    for (key, starts) in starts.iter().enumerate() {
+        assert_eq!(*starts, expected, "key {key}");
+    }
+}

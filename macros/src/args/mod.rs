@@ -14,7 +14,7 @@ mod hedge;
 
 pub use boundary::BoundaryArgs;
 pub use limit::LimitArgs;
-pub use retry::RetryArgs;
+pub use retry::{Jitter, RetryArgs};
 pub use timeout::TimeoutArgs;
 // #[hedge]
 #[cfg(test)]

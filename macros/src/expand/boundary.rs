@@ -5,6 +5,8 @@ use quote::{format_ident, quote, quote_spanned};
 use super::{Code, Context, Expand, local};
 use crate::args::BoundaryArgs;
 
+// On a plain `fn`, `catch_panic_blocking("f", on_panic, || { INNER })` instead.
+//
 // Input:
 //     #[error_boundary("creating user", level = warn, catch_panic)]
 //     async fn f() -> R { BODY }
@@ -31,8 +33,13 @@ impl Expand for BoundaryArgs {
         let Context { name, ret_span, .. } = cx;
         let inner = if self.catch_panic {
             let on_panic = quote_spanned!(*ret_span=> ::steadfast::__private::on_panic);
-            let inner = inner.future();
-            quote!(::steadfast::__private::catch_panic(#name, #on_panic, #inner).await)
+            if cx.blocking {
+                let inner = inner.block();
+                quote!(::steadfast::__private::catch_panic_blocking(#name, #on_panic, || { #inner }))
+            } else {
+                let inner = inner.future();
+                quote!(::steadfast::__private::catch_panic(#name, #on_panic, #inner).await)
+            }
         } else {
             inner.block()
         };

@@ -1,11 +1,12 @@
 //! `#[limit(..)]`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::Expr;
 use syn::spanned::Spanned;
 
 use super::{Code, Context, Expand, local};
-use crate::args::LimitArgs;
+use crate::args::{LimitArgs, unwrap_group};
 
 // Input:
 //     #[limit(concurrency = 8, rate = 100, per = 1s, wait = 250ms)]
@@ -25,7 +26,21 @@ use crate::args::LimitArgs;
 //         INNER,
 //     )
 //
-// With `using = SHARED`, the limiter is `&(SHARED)`.
+// With `burst = B`, the constructor ends in `.burst(B)`. With `using = SHARED`, the
+// limiter is `&(SHARED)`.
+//
+// With `key = KEY`, the call is `limit_keyed(&(SHARED), KEY, "f", INNER)` (with
+// `using`) or, with the function's own limits,
+//     ::steadfast::__private::limit_per_key(
+//         {
+//             static __STEADFAST_LIMITER: ::steadfast::__private::KeyedSite =
+//                 ::steadfast::__private::KeyedSite::new(CONSTRUCTOR);
+//             &__STEADFAST_LIMITER
+//         },
+//         KEY, "f", INNER,
+//     )
+// (`_or_reject` forms with `wait`), where a KEY written as a place (`user.id`) is
+// `::steadfast::__private::key_copy(&(user.id))`, so that the body keeps the original.
 impl Expand for LimitArgs {
     fn expand(&self, cx: &Context, inner: Code) -> Code {
         let Context { name, ret_span, .. } = cx;
@@ -39,29 +54,87 @@ impl Expand for LimitArgs {
                 let limiter = local("LIMITER");
                 // One limiter per annotated function, shared by every call and every
                 // instantiation (a `static` in a generic function is not duplicated).
+                // Keyed, it holds the limits of every key.
+                let (ty, init) = match &self.key {
+                    None => (quote!(Limiter), ctor),
+                    Some(_) => {
+                        (quote!(KeyedSite), quote!(::steadfast::__private::KeyedSite::new(#ctor)))
+                    }
+                };
                 quote!({
-                    static #limiter: ::steadfast::__private::Limiter = #ctor;
+                    static #limiter: ::steadfast::__private::#ty = #init;
                     &#limiter
                 })
             }
         };
         let inner = inner.future();
-        Code::Future(match &self.wait {
+        // The runtime function: plain, keyed by a shared limiter, or keyed by the
+        // function's own limits.
+        let (plain, keyed, per_key) = match &self.wait {
+            Some(_) => ("limit_or_reject", "limit_keyed_or_reject", "limit_per_key_or_reject"),
+            None => ("limit", "limit_keyed", "limit_per_key"),
+        };
+        let function = match (&self.key, &self.using) {
+            (None, _) => plain,
+            (Some(_), Some(_)) => keyed,
+            (Some(_), None) => per_key,
+        };
+        let function = syn::Ident::new(function, Span::call_site());
+        let key = self.key.as_ref().map(|key| {
+            let key = key_value(&key.value);
+            quote!(#key,)
+        });
+        // With `using`, the key comes first: its type is known when the limiter is
+        // checked against it.
+        let head = match (&key, &self.using) {
+            (Some(key), Some(_)) => quote!(#key #limiter,),
+            (Some(key), None) => quote!(#limiter, #key),
+            (None, _) => quote!(#limiter,),
+        };
+        let args = match &self.wait {
             Some(wait) => {
                 let wait = &wait.value;
                 let on_rejected = quote_spanned!(*ret_span=> ::steadfast::__private::on_rejected);
-                quote!(::steadfast::__private::limit_or_reject(#limiter, #name, #wait, #on_rejected, #inner))
+                quote!(#head #name, #wait, #on_rejected, #inner)
             }
-            None => quote!(::steadfast::__private::limit(#limiter, #name, #inner)),
-        })
+            None => quote!(#head #name, #inner),
+        };
+        match (&self.key, &self.using) {
+            // The call and its `.await` are spanned at the limiter: what the compiler
+            // derives from a limiter that is not keyed is then reported at the same
+            // token as the first error, implied by it and left out.
+            (Some(_), Some(using)) => Code::Block(
+                quote_spanned!(using.value.span()=> ::steadfast::__private::#function(#args).await),
+            ),
+            _ => Code::Future(quote!(::steadfast::__private::#function(#args))),
+        }
+    }
+}
+
+/// The key for one call: a place (`user.id`, `tenant`, `ids[0]`) is copied, so that the
+/// body still has it; any other expression's value is used as it is.
+fn key_value(key: &Expr) -> TokenStream {
+    if is_place(key) {
+        quote_spanned!(key.span()=> ::steadfast::__private::key_copy(&(#key)))
+    } else {
+        quote_spanned!(key.span()=> #key)
+    }
+}
+
+fn is_place(expr: &Expr) -> bool {
+    match unwrap_group(expr) {
+        Expr::Path(_) | Expr::Field(_) | Expr::Index(_) => true,
+        Expr::Paren(paren) => is_place(&paren.expr),
+        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Deref(_), .. }) => true,
+        _ => false,
     }
 }
 
 impl LimitArgs {
-    /// `Limiter::concurrency(N)`, `Limiter::rate(N, PER)`, or both.
+    /// `Limiter::concurrency(N)`, `Limiter::rate(N, PER)`, or both; then `.burst(B)`.
     fn constructor(&self) -> TokenStream {
         let rate = self.rate.as_ref().zip(self.per.as_ref());
-        match (&self.concurrency, rate) {
+        let ctor = match (&self.concurrency, rate) {
             (Some(n), None) => {
                 let n = &n.value;
                 quote_spanned!(n.span()=> ::steadfast::__private::Limiter::concurrency(#n))
@@ -77,7 +150,14 @@ impl LimitArgs {
                 quote_spanned!(rate.span()=> ::steadfast::__private::Limiter::rate(#rate, #per))
             }
             // Validation has reported a limiter without limits.
-            (None, None) => TokenStream::new(),
+            (None, None) => return TokenStream::new(),
+        };
+        match &self.burst {
+            Some(burst) => {
+                let burst = &burst.value;
+                quote_spanned!(burst.span()=> #ctor.burst(#burst))
+            }
+            None => ctor,
         }
     }
 }

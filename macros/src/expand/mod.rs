@@ -9,7 +9,7 @@ mod timeout;
 // #[hedge]
 mod hedge;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, LitStr, ReturnType, Signature, Type};
@@ -59,6 +59,8 @@ pub struct Context<'a> {
     /// Where type errors about the return type point.
     pub ret_span: Span,
     pub sig: &'a Signature,
+    /// A plain `fn` (not `async`, not `#[async_trait]`): waits block the thread.
+    pub blocking: bool,
 }
 
 /// A name for a generated local (or, in capitals, a `static`): `__steadfast_out`,
@@ -80,18 +82,37 @@ pub fn local(name: &str) -> Ident {
 //         RETRY(TIMEOUT(async move { RETURN_EDGE BODY }))
 //     }
 //
-// where each layer's part is shown in its own file.
+// where each layer's part is shown in its own file. On a plain `fn` (only `#[retry]`
+// and `#[error_boundary]`), the bottom is `::steadfast::__private::call(move || {
+// RETURN_EDGE BODY })` and waits block. On a method rewritten by `#[async_trait]`,
+// `fn f(ARGS) -> Pin<Box<dyn Future<Output = R> + ..>> { Box::pin(async move { BODY }) }`,
+// the layers wrap async-trait's `BODY` as the body of an `async fn f(ARGS) -> R`:
+//     fn f(ARGS) -> Pin<Box<..>> { Box::pin(async move { RETRY(TIMEOUT(async move { BODY })) }) }
 pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
-    let Function { attrs, vis, sig, inner_attrs, body } = function;
+    let Function { attrs, vis, sig, inner_attrs, body, async_trait } = function;
+    let reruns = layers.iter().any(|l| l.reruns_body());
+    let future_sig;
+    let (layer_sig, body) = match async_trait {
+        Some(at) => {
+            future_sig = Signature {
+                asyncness: Some(Default::default()),
+                output: ReturnType::Type(Default::default(), Box::new(at.output.clone())),
+                ..sig.clone()
+            };
+            let body = if reruns { reborrow_self(sig, &at.body) } else { at.body.clone() };
+            (&future_sig, body)
+        }
+        None => (sig, body.clone()),
+    };
     let cx = Context {
         name: LitStr::new(&function.name(), sig.ident.span()),
-        ret_span: match &sig.output {
+        ret_span: match &layer_sig.output {
             ReturnType::Type(_, ty) => ty.span(),
             ReturnType::Default => sig.ident.span(),
         },
-        sig,
+        sig: layer_sig,
+        blocking: function.is_blocking(),
     };
-    let reruns = layers.iter().any(|l| l.reruns_body());
 
     // A `&mut self`/`self` receiver cannot be moved into each run of a body that runs
     // more than once; the body borrows it instead. Everything else is moved (rebound
@@ -102,13 +123,22 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
             FnArg::Typed(_) => false,
         });
     let capture = if borrows_receiver { None } else { Some(quote!(move)) };
-    let return_edge = return_edge(sig, cx.ret_span);
+    let return_edge = return_edge(layer_sig, cx.ret_span);
 
-    let mut code = Code::Future(quote!(async #capture { #return_edge #body }));
+    let mut code = if cx.blocking {
+        // A closure, so that `return` and `?` in the body end this run, not the call.
+        Code::Block(quote!(::steadfast::__private::call(#capture || { #return_edge #body })))
+    } else {
+        Code::Future(quote!(async #capture { #return_edge #body }))
+    };
     for layer in layers.iter().rev() {
         code = layer.expand(&cx, code);
     }
-    let block = code.block();
+    let mut block = code.block();
+    if let Some(at) = async_trait {
+        let pin = &at.pin;
+        block = quote!(#pin(async move { #block }));
+    }
 
     // A `mut` argument is rebound for every run; the original binding is not mutated.
     let mut_args = reruns
@@ -125,6 +155,40 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
             #block
         }
     }
+}
+
+/// async-trait moves the receiver into the body (`let __self = self;`, `let mut
+/// __self = self;`); a body that runs more than once reborrows it instead
+/// (`&mut *self`, or `&self` for a by-value `self`), as for an `async fn`.
+fn reborrow_self(sig: &Signature, body: &TokenStream) -> TokenStream {
+    let Some(receiver) = sig.receiver() else { return body.clone() };
+    let borrow = match &receiver.kind {
+        syn::ReceiverKind::Reference(_, _, None) => return body.clone(),
+        syn::ReceiverKind::Reference(_, _, Some(_)) => quote!(&mut *self),
+        _ => quote!(&self),
+    };
+    let tokens: Vec<TokenTree> = body.clone().into_iter().collect();
+    let mut out = TokenStream::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let is = |at: usize, word: &str| matches!(tokens.get(at), Some(TokenTree::Ident(id)) if id == word);
+        let punct = |at: usize, c: char| matches!(tokens.get(at), Some(TokenTree::Punct(p)) if p.as_char() == c);
+        let name = if is(i + 1, "mut") { i + 2 } else { i + 1 };
+        if is(i, "let")
+            && is(name, "__self")
+            && punct(name + 1, '=')
+            && is(name + 2, "self")
+            && punct(name + 3, ';')
+        {
+            out.extend(tokens[i..name + 2].iter().cloned());
+            out.extend(borrow.clone());
+            i = name + 3;
+            continue;
+        }
+        out.extend(std::iter::once(tokens[i].clone()));
+        i += 1;
+    }
+    out
 }
 
 /// An unreachable `return` of the declared type, so that `?` and early `return` in

@@ -1,14 +1,14 @@
 //! `#[retry(..)]`: the state of one call (its schedule and attempt count), and the
 //! loop that runs the body once per attempt.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Ident, Pat, Token, Type};
 
 use super::{Code, Context, Expand, local};
-use crate::args::RetryArgs;
+use crate::args::{Jitter, RetryArgs};
 
 // Input:
 //     #[retry(attempts = 3, delay = 100ms)]
@@ -46,14 +46,25 @@ use crate::args::RetryArgs;
 //             ::steadfast::__private::sleep(__steadfast_delay).await;
 //         }
 //     }
+//
+// With `schedule = S`, `on_retry = H` (or both), the decision is
+// `::steadfast::__private::after_with(&mut __steadfast_retry, &__steadfast_out, WHEN, HINT,
+// ::steadfast::__private::on_retry_hook(&__steadfast_out, H), &mut __steadfast_schedule)`,
+// where `let mut __steadfast_schedule = ::steadfast::__private::listed(S);` (or
+// `Computed`) comes before the loop. `attempt = n` adds
+// `let n: u32 = ::steadfast::__private::attempt_number(&__steadfast_retry);` at the
+// top of each attempt. On a plain `fn`, the sleep is
+// `::steadfast::__private::sleep_blocking(__steadfast_delay);`.
 impl Expand for RetryArgs {
     fn expand(&self, cx: &Context, inner: Code) -> Code {
         let (site, state) = state(cx, self);
         let st = local("retry");
+        let schedule = schedule(self);
         let attempts = attempt_loop(cx, self, &st, inner);
         Code::Block(quote! {
             #site
             let mut #st = #state;
+            #schedule
             #attempts
         })
     }
@@ -88,49 +99,67 @@ fn state(cx: &Context, args: &RetryArgs) -> (TokenStream, TokenStream) {
     }
     let policy = policy(args);
     let site = quote!(::steadfast::__private::RetrySite::new(#policy, #name));
-    let new = match &args.max_elapsed {
+    let new = if cx.blocking {
+        // On std's clock.
+        quote!(blocking)
+    } else if args.max_elapsed.is_some() {
         // Keeps the first attempt's start time.
-        Some(_) => quote!(new),
-        None => quote!(untimed),
+        quote!(new)
+    } else if args.on_retry.is_some() {
+        // The hook reports the time since the first attempt started.
+        quote!(timed)
+    } else {
+        quote!(untimed)
+    };
+    let site_arg = |site: &Ident| match args.on_retry {
+        Some(_) if !cx.blocking && args.max_elapsed.is_none() => quote!(&#site, true),
+        _ => quote!(&#site),
     };
     if constant_schedule(args) {
         // The schedule lives in a `static`; each call's state holds a reference to it.
         let site_static = local("RETRY");
+        let arg = site_arg(&site_static);
         let state = quote!({
             static #site_static: ::steadfast::__private::RetrySite = #site;
-            ::steadfast::__private::RetryState::#new(&#site_static)
+            ::steadfast::__private::RetryState::#new(#arg)
         });
         (TokenStream::new(), state)
     } else {
         // Evaluated at each call; the state borrows it.
         let site_local = local("site");
-        (
-            quote!(let #site_local = #site;),
-            quote!(::steadfast::__private::RetryState::#new(&#site_local)),
-        )
+        let arg = site_arg(&site_local);
+        (quote!(let #site_local = #site;), quote!(::steadfast::__private::RetryState::#new(#arg)))
     }
 }
 
-/// `RetryPolicy::new()` with a setter for each schedule argument given.
+/// `RetryPolicy::new()` with a setter for each schedule argument given (under
+/// `for_schedule(..)` with a `schedule`).
 fn policy(args: &RetryArgs) -> TokenStream {
-    let tokens = |value: &dyn ToTokens| value.to_token_stream();
+    let tokens = |value: &dyn ToTokens| Some(value.to_token_stream());
     let setters = [
-        ("attempts", args.attempts.as_ref().map(|a| tokens(&a.value))),
-        ("delay", args.delay.as_ref().map(|d| tokens(&d.value))),
-        ("backoff", args.backoff.as_ref().map(|b| backoff(&b.value))),
-        ("factor", args.factor.as_ref().map(|f| float(&f.value))),
-        ("max_delay", args.max_delay.as_ref().map(|d| tokens(&d.value))),
-        ("jitter", args.jitter.as_ref().map(|j| float(&j.value))),
-        ("max_elapsed", args.max_elapsed.as_ref().map(|d| tokens(&d.value))),
+        args.attempts.as_ref().map(|a| ("attempts", tokens(&a.value))),
+        args.delay.as_ref().map(|d| ("delay", tokens(&d.value))),
+        args.backoff.as_ref().map(|b| ("backoff", Some(backoff(&b.value)))),
+        args.factor.as_ref().map(|f| ("factor", Some(float(&f.value)))),
+        args.max_delay.as_ref().map(|d| ("max_delay", tokens(&d.value))),
+        args.jitter.as_ref().map(|j| match &j.value {
+            Jitter::Spread(j) => ("jitter", Some(float(j))),
+            Jitter::Full => ("full_jitter", None),
+            Jitter::Equal => ("equal_jitter", None),
+        }),
+        args.max_elapsed.as_ref().map(|d| ("max_elapsed", tokens(&d.value))),
+        args.max_retry_after.as_ref().map(|d| ("max_retry_after", tokens(&d.value))),
+        args.level.as_ref().map(|l| ("level", Some(level(&l.value)))),
     ];
     let mut policy = quote!(::steadfast::__private::RetryPolicy::new());
-    for (setter, value) in setters {
-        if let Some(value) = value {
-            // At the value, so that a type error points at the argument.
-            let span = value.span();
-            let setter = Ident::new(setter, span);
-            policy.extend(quote_spanned!(span=> .#setter(#value)));
-        }
+    for (setter, value) in setters.into_iter().flatten() {
+        // At the value, so that a type error points at the argument.
+        let span = value.as_ref().map_or_else(Span::call_site, |v| v.span());
+        let setter = Ident::new(setter, span);
+        policy.extend(quote_spanned!(span=> .#setter(#value)));
+    }
+    if args.schedule.is_some() {
+        policy = quote!(::steadfast::__private::for_schedule(#policy));
     }
     policy
 }
@@ -139,9 +168,36 @@ fn backoff(ident: &Ident) -> TokenStream {
     let variant = match ident.to_string().as_str() {
         "linear" => quote!(Linear),
         "constant" => quote!(Constant),
+        "fibonacci" => quote!(Fibonacci),
         _ => quote!(Exponential),
     };
     quote!(::steadfast::__private::Backoff::#variant)
+}
+
+/// `Some(Level::WARN)` for `level = warn`, `None` for `level = off`.
+fn level(level: &Option<Ident>) -> TokenStream {
+    match level {
+        Some(level) => {
+            let level = format_ident!("{}", level.to_string().to_uppercase(), span = level.span());
+            quote!(::core::option::Option::Some(::steadfast::__private::Level::#level))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// The delays of a `schedule` (or of the policy, for an `on_retry` alone), before the
+/// loop; nothing without either.
+fn schedule(args: &RetryArgs) -> TokenStream {
+    let schedule = local("schedule");
+    match (&args.schedule, &args.on_retry) {
+        (Some(list), _) => {
+            let list = &list.value;
+            let listed = quote_spanned!(list.span()=> ::steadfast::__private::listed(#list));
+            quote!(let mut #schedule = #listed;)
+        }
+        (None, Some(_)) => quote!(let mut #schedule = ::steadfast::__private::Computed;),
+        (None, None) => TokenStream::new(),
+    }
 }
 
 /// The loop around the attempts; `st` is the state.
@@ -154,14 +210,43 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
         Some(h) => h.value.to_token_stream(),
         None => quote!(::steadfast::__private::no_hint),
     };
-    let bindings = Bindings::of(cx.sig.inputs.iter());
+    let bindings = Bindings::of(cx.sig);
     let out = local("out");
     let delay = local("delay");
     let first = bindings.first_attempt(st);
     let rebinds = bindings.rebinds();
     let next = bindings.next_attempt(st, &out);
-    let after = quote_spanned! {cx.ret_span=>
-        ::steadfast::__private::Attempts::after(&mut #st, &#out, #when, #hint)
+    let after = if args.schedule.is_some() || args.on_retry.is_some() {
+        let hook = match &args.on_retry {
+            Some(hook) => {
+                let hook = &hook.value;
+                // At the hook, so that a hook of the wrong type is reported there.
+                quote_spanned!(hook.span()=> ::steadfast::__private::on_retry_hook(&#out, #hook))
+            }
+            None => quote!(::steadfast::__private::no_hook),
+        };
+        let schedule = local("schedule");
+        quote_spanned! {cx.ret_span=>
+            ::steadfast::__private::after_with(&mut #st, &#out, #when, #hint, #hook, &mut #schedule)
+        }
+    } else {
+        quote_spanned! {cx.ret_span=>
+            ::steadfast::__private::Attempts::after(&mut #st, &#out, #when, #hint)
+        }
+    };
+    let attempt = args.attempt.as_ref().map(|name| {
+        let name = &name.value;
+        quote!(let #name: u32 = ::steadfast::__private::attempt_number(&#st);)
+    });
+    let sleep = if cx.blocking {
+        quote!(::steadfast::__private::sleep_blocking(#delay);)
+    } else {
+        // A zero delay arms no timer (one would wait for the timer's next tick).
+        quote! {
+            if ::steadfast::__private::is_wait(#delay) {
+                ::steadfast::__private::sleep(#delay).await;
+            }
+        }
     };
     let inner = inner.block();
     // The attempt's output ends with the block, before the sleep: the future does not
@@ -171,6 +256,7 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
         loop {
             let #delay = {
                 let #out = {
+                    #attempt
                     #rebinds
                     #inner
                 };
@@ -182,10 +268,7 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
                     ::core::option::Option::None => break #out,
                 }
             };
-            // A zero delay arms no timer (one would wait for the timer's next tick).
-            if ::steadfast::__private::is_wait(#delay) {
-                ::steadfast::__private::sleep(#delay).await;
-            }
+            #sleep
         }
     }
 }
@@ -194,14 +277,22 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
 /// are, `&mut` ones reborrowed, and owned bindings cloned for every attempt but the
 /// last, which takes the original (a non-`Clone` one is an error at the argument).
 struct Bindings {
-    owned: Vec<(Ident, Option<Token![mut]>)>,
+    owned: Vec<Owned>,
     reborrowed: Vec<Ident>,
 }
 
+/// An owned binding, and whether the body needs it mutably (a `mut` binding, an
+/// `FnMut`/`FnOnce` closure): a non-`Clone` one is then told to take `&mut`, not `&`.
+struct Owned {
+    ident: Ident,
+    mutability: Option<Token![mut]>,
+    wants_mut: bool,
+}
+
 impl Bindings {
-    fn of<'a>(inputs: impl Iterator<Item = &'a FnArg>) -> Bindings {
+    fn of(sig: &syn::Signature) -> Bindings {
         let mut bindings = Bindings { owned: Vec::new(), reborrowed: Vec::new() };
-        for arg in inputs {
+        for arg in &sig.inputs {
             let FnArg::Typed(typed) = arg else { continue };
             match (&*typed.pat, &*typed.ty) {
                 (Pat::Ident(p), Type::Reference(r))
@@ -210,9 +301,16 @@ impl Bindings {
                     bindings.reborrowed.push(p.ident.clone());
                 }
                 (_, Type::Reference(r)) if r.mutability.is_none() => {}
-                (pat, _) => for_each_binding(pat, &mut |ident, mutability| {
-                    bindings.owned.push((ident.clone(), mutability.copied()));
-                }),
+                (pat, ty) => {
+                    let called = calls_mutably(ty, &sig.generics);
+                    for_each_binding(pat, &mut |ident, mutability| {
+                        bindings.owned.push(Owned {
+                            ident: ident.clone(),
+                            mutability: mutability.copied(),
+                            wants_mut: called || mutability.is_some(),
+                        });
+                    });
+                }
             }
         }
         bindings
@@ -228,14 +326,17 @@ impl Bindings {
     /// Before the loop: the first attempt's copies (the originals if it is the last).
     fn first_attempt(&self, st: &Ident) -> TokenStream {
         let mut out = TokenStream::new();
-        for (ident, _) in &self.owned {
+        for Owned { ident, wants_mut, .. } in &self.owned {
             let (arg, kept) = Bindings::locals(ident);
             // The clone is a closure made here: a non-`Clone` argument is reported
             // once, at the argument. The call and its argument carry the argument's
             // span (an argument from the macro would move the error to the
             // attribute); the closure's bars do not, so lints see generated code.
             let original = format_ident!("__steadfast_original", span = ident.span());
-            let clone = quote_spanned!(ident.span()=> ::steadfast::__private::clone_arg(#original));
+            let clone_arg =
+                Ident::new(if *wants_mut { "clone_arg_mut" } else { "clone_arg" }, ident.span());
+            let clone =
+                quote_spanned!(ident.span()=> ::steadfast::__private::#clone_arg(#original));
             let closure = quote!(|#original| #clone);
             out.extend(quote_spanned! {ident.span()=>
                 let (mut #kept, mut #arg) = ::steadfast::__private::first_attempt(
@@ -251,7 +352,7 @@ impl Bindings {
     /// At the top of each attempt: the bindings the body sees.
     fn rebinds(&self) -> TokenStream {
         let mut out = TokenStream::new();
-        for (ident, mutability) in &self.owned {
+        for Owned { ident, mutability, .. } in &self.owned {
             let (arg, _) = Bindings::locals(ident);
             out.extend(quote_spanned! {ident.span()=>
                 let #mutability #ident = ::steadfast::__private::AttemptArg::take(#arg);
@@ -273,7 +374,7 @@ impl Bindings {
         let last = local("last");
         let next = local("next");
         let mut tokens = quote!(let #last = ::steadfast::__private::Attempts::is_last(&#st););
-        for (ident, _) in &self.owned {
+        for Owned { ident, .. } in &self.owned {
             let (arg, kept) = Bindings::locals(ident);
             tokens.extend(quote! {
                 let ::core::option::Option::Some(#next) =
@@ -291,8 +392,13 @@ impl Bindings {
 /// Whether every schedule argument is a literal, so that the schedule is a constant.
 fn constant_schedule(args: &RetryArgs) -> bool {
     let literal = |expr: &Expr| matches!(expr, Expr::Lit(_));
-    [&args.attempts, &args.factor, &args.jitter].into_iter().flatten().all(|a| literal(&a.value))
-        && [&args.delay, &args.max_delay, &args.max_elapsed]
+    let jitter = args.jitter.as_ref().is_none_or(|j| match &j.value {
+        Jitter::Spread(j) => literal(j),
+        Jitter::Full | Jitter::Equal => true,
+    });
+    jitter
+        && [&args.attempts, &args.factor].into_iter().flatten().all(|a| literal(&a.value))
+        && [&args.delay, &args.max_delay, &args.max_elapsed, &args.max_retry_after]
             .into_iter()
             .flatten()
             .all(|d| d.value.nanos().is_some())
@@ -306,6 +412,38 @@ fn float(expr: &Expr) -> TokenStream {
         }
     }
     expr.to_token_stream()
+}
+
+/// Whether `ty` is an `FnMut`/`FnOnce` closure, as `impl FnMut(..)` or as a type
+/// parameter bounded so (in its declaration or the `where` clause).
+fn calls_mutably(ty: &Type, generics: &syn::Generics) -> bool {
+    let mutable_call = |bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, Token![+]>| {
+        bounds.iter().any(|b| {
+            matches!(b, syn::TypeParamBound::Trait(t)
+                if t.path.segments.last().is_some_and(|s| s.ident == "FnMut" || s.ident == "FnOnce"))
+        })
+    };
+    match ty {
+        Type::ImplTrait(t) => mutable_call(&t.bounds),
+        Type::Paren(p) => calls_mutably(&p.elem, generics),
+        Type::Group(g) => calls_mutably(&g.elem, generics),
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(name) = p.path.get_ident() else { return false };
+            let declared =
+                generics.type_params().any(|t| t.ident == *name && mutable_call(&t.bounds));
+            let in_where = generics.where_clause.as_ref().is_some_and(|w| {
+                w.predicates.iter().any(|pred| match pred {
+                    syn::WherePredicate::Type(pt) => {
+                        matches!(&pt.bounded_ty, Type::Path(b) if b.path.is_ident(name))
+                            && mutable_call(&pt.bounds)
+                    }
+                    _ => false,
+                })
+            });
+            declared || in_where
+        }
+        _ => false,
+    }
 }
 
 pub fn has_mut_binding(pat: &Pat) -> bool {

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,8 +13,9 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-use super::keyed::KeyedLimit;
+use super::keyed::{KeyedAcquire, KeyedLimit, KeyedPermit};
 use super::shared::Limit;
+use super::site::KeyedSite;
 use crate::error::Rejected;
 
 /// A caller that waited longer than this for its slot is reported at DEBUG level.
@@ -70,45 +72,112 @@ pub fn limit_or_reject<'a, L: Limit + ?Sized, F: Future>(
 }
 
 /// [`limit`] for a keyed limiter: runs `body` holding a slot of `key`'s limits, waiting
-/// as long as needed. What `#[limit(.., key = EXPR)]` without `wait` expands to.
+/// as long as needed. What `#[limit(using = EXPR, key = KEY)]` without `wait` expands to.
+///
+/// NOTE: the key comes first, so that its type is known when the limiter is checked
+/// against it; and the future is opaque, so that awaiting it asks nothing more of the
+/// limiter than this call does (a limiter that is not keyed is reported once).
 #[doc(hidden)]
-#[allow(clippy::type_complexity)] // the acquiring future has no name
-pub fn limit_keyed<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future>(
-    limiter: &'a L,
+pub fn limit_keyed<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future + 'a>(
     key: K,
+    limiter: &'a L,
     function: &'static str,
     body: F,
-) -> Limited<
-    ByKey<'a, L, K>,
-    impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
-    L::Permit<'a>,
-    F,
-    FailOpen,
-> {
+) -> impl Future<Output = F::Output> + 'a {
     let acquire = limiter.acquire(key, None);
     Limited::new(ByKey::new(limiter), function, acquire, body, FailOpen)
 }
 
 /// [`limit_or_reject`] for a keyed limiter: waits at most `wait` for a slot of `key`'s
-/// limits. What `#[limit(.., key = EXPR, wait = D)]` expands to.
+/// limits. What `#[limit(using = EXPR, key = KEY, wait = D)]` expands to.
 #[doc(hidden)]
-#[allow(clippy::type_complexity)] // the acquiring future has no name
-pub fn limit_keyed_or_reject<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future>(
+pub fn limit_keyed_or_reject<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future + 'a>(
+    key: K,
     limiter: &'a L,
+    function: &'static str,
+    wait: Duration,
+    on_rejected: fn(Rejected) -> F::Output,
+    body: F,
+) -> impl Future<Output = F::Output> + 'a {
+    let acquire = limiter.acquire(key, Some(wait));
+    Limited::new(ByKey::new(limiter), function, acquire, body, Reject(on_rejected))
+}
+
+/// [`limit_keyed`] with the function's own limits: `#[limit(concurrency = 2, key = KEY)]`.
+///
+/// NOTE: the return type names neither `K` nor an opaque type: the only bound on the key
+/// is [`LimitKey`], reported once with its own message, and a spawned future with a key
+/// such as `&'static str` is `Send` (a future of a trait's impl with `K: 'static` would
+/// carry a bound that the erased lifetimes of an `async` block's state cannot prove).
+#[doc(hidden)]
+pub fn limit_per_key<K: LimitKey, F: Future>(
+    site: &'static KeyedSite,
+    key: K,
+    function: &'static str,
+    body: F,
+) -> Limited<&'static KeyedSite, KeyedAcquire<'static>, KeyedPermit<'static>, F, FailOpen> {
+    Limited::new(site, function, key.acquire_at(site, None), body, FailOpen)
+}
+
+/// [`limit_keyed_or_reject`] with the function's own limits:
+/// `#[limit(concurrency = 2, key = KEY, wait = D)]`.
+#[doc(hidden)]
+pub fn limit_per_key_or_reject<K: LimitKey, F: Future>(
+    site: &'static KeyedSite,
     key: K,
     function: &'static str,
     wait: Duration,
     on_rejected: fn(Rejected) -> F::Output,
     body: F,
-) -> Limited<
-    ByKey<'a, L, K>,
-    impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
-    L::Permit<'a>,
-    F,
-    Reject<F::Output>,
-> {
-    let acquire = limiter.acquire(key, Some(wait));
-    Limited::new(ByKey::new(limiter), function, acquire, body, Reject(on_rejected))
+) -> Limited<&'static KeyedSite, KeyedAcquire<'static>, KeyedPermit<'static>, F, Reject<F::Output>>
+{
+    let acquire = key.acquire_at(site, Some(wait));
+    Limited::new(site, function, acquire, body, Reject(on_rejected))
+}
+
+impl DescribeLimit for &KeyedSite {
+    fn describe_limit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f)
+    }
+}
+
+/// The key of `#[limit(.., key = KEY)]` with the function's own limits. No supertraits:
+/// a key that is not one is reported once, with this message.
+#[diagnostic::on_unimplemented(
+    message = "the key of `#[limit(.., key = ..)]` must be `Hash + Eq + Clone + Send + Sync + 'static`, and `{Self}` is not",
+    label = "each value of this key gets its own limits, kept in a map",
+    note = "use an owned value that identifies the caller: an integer id, a `String`, an `IpAddr`, or a tuple of them"
+)]
+#[doc(hidden)]
+pub trait LimitKey: Sized {
+    /// Waits for a slot of this key's limits in `site`'s keyed limiter of this key type.
+    fn acquire_at(self, site: &'static KeyedSite, wait: Option<Duration>) -> KeyedAcquire<'static>;
+}
+
+impl<K: Hash + Eq + Clone + Send + Sync + 'static> LimitKey for K {
+    #[inline]
+    fn acquire_at(self, site: &'static KeyedSite, wait: Option<Duration>) -> KeyedAcquire<'static> {
+        site.limiter::<K>().acquire_entry(self, wait)
+    }
+}
+
+/// A key written as a place (`user.id`, `tenant`): the expansion takes a copy, so that
+/// the body still has the original.
+#[diagnostic::on_unimplemented(
+    message = "`#[limit(key = ..)]` takes a copy of the key, so `{Self}` must be `Clone`",
+    label = "copied for the limiter; the body keeps the original",
+    note = "implement `Clone` for `{Self}`, or write a key expression that makes a new value (`key = user.id()`)"
+)]
+#[doc(hidden)]
+pub trait KeyCopy: Clone {}
+
+impl<K: Clone> KeyCopy for K {}
+
+/// A copy of the key `#[limit(key = PLACE)]` names.
+#[doc(hidden)]
+#[inline(always)]
+pub fn key_copy<K: KeyCopy>(key: &K) -> K {
+    key.clone()
 }
 
 /// How a [`Limited`] call names its limiter in events: [`Limit::describe`] or

@@ -6,9 +6,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash, RandomState};
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -58,6 +61,11 @@ const SWEEP_AT_LEAST: usize = 16;
 /// assert!(Blocklist.acquire("blocked", Some(Duration::ZERO)).await.is_err());
 /// # }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a keyed limiter for keys of type `{K}`: `#[limit(using = .., key = ..)]` needs one",
+    label = "not limits per key of type `{K}`",
+    note = "name a `steadfast::KeyedLimiter<{K}>` (`static PER_USER: KeyedLimiter<u64> = KeyedLimiter::concurrency(2);`) or another `KeyedLimit<{K}>`, or drop `key` to share one set of limits between all callers"
+)]
 pub trait KeyedLimit<K> {
     /// Held while the body runs; dropping it releases the slot.
     type Permit<'a>: Send
@@ -203,7 +211,8 @@ impl<K> KeyedLimiter<K> {
         Self { template: template.burst(burst), shards }
     }
 
-    const fn from_template(template: Limiter) -> Self {
+    /// A keyed limiter whose every key gets `template`'s limits.
+    pub(super) const fn from_template(template: Limiter) -> Self {
         Self { template, shards: ManuallyDrop::new(OnceLock::new()) }
     }
 
@@ -237,16 +246,19 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> KeyedLimiter<K> {
         key: K,
         wait: Option<Duration>,
     ) -> impl Future<Output = Result<KeyedPermit<'_>, Rejected>> + Send + '_ {
-        let entry = self.entry(key);
-        async move {
-            let permit = entry.limiter.acquire(wait).await?;
-            // The permit's slot is given back by `KeyedPermit`, which keeps the key's
-            // state alive while it is held.
-            std::mem::forget(permit);
-            if self.template.rate_limit().is_some() {
-                entry.last_start.store(now(), Ordering::Relaxed);
-            }
-            Ok(KeyedPermit { entry, _limiter: std::marker::PhantomData })
+        self.acquire_entry(key, wait)
+    }
+
+    /// [`Self::acquire`] as a future whose type names neither `K` nor an opaque type
+    /// (for `#[limit(.., key = ..)]` with the function's own limits).
+    pub(super) fn acquire_entry(&self, key: K, wait: Option<Duration>) -> KeyedAcquire<'_> {
+        let rated = self.template.rate_limit().is_some();
+        KeyedAcquire {
+            entry: Some(self.entry(key)),
+            wait,
+            rated,
+            waiting: None,
+            _limiter: PhantomData,
         }
     }
 
@@ -385,13 +397,67 @@ impl<K> fmt::Debug for KeyedLimiter<K> {
     }
 }
 
+/// The future of [`KeyedLimiter::acquire`]: the key's state is found when it is made;
+/// the fast path runs on the first poll, and a caller that has to wait boxes its place
+/// in line (owning a handle on the key's state), as [`Limiter`]'s does.
+#[doc(hidden)]
+pub struct KeyedAcquire<'a> {
+    /// `None` once the permit is handed out.
+    entry: Option<Arc<Entry>>,
+    wait: Option<Duration>,
+    /// Whether the key has a rate limit, so its last start is noted.
+    rated: bool,
+    waiting: Option<KeyWaiting>,
+    /// Tied to the limiter, as the permit is.
+    _limiter: PhantomData<&'a ()>,
+}
+
+/// A caller's place in a key's line, boxed with a handle on the key's state.
+type KeyWaiting = Pin<Box<dyn Future<Output = Result<(), Rejected>> + Send>>;
+
+impl<'a> Future for KeyedAcquire<'a> {
+    type Output = Result<KeyedPermit<'a>, Rejected>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.waiting.is_none() {
+            let Some(entry) = &this.entry else { panic!("`KeyedAcquire` polled after completion") };
+            match entry.limiter.try_acquire_now() {
+                // The permit's slot is given back by `KeyedPermit`, which keeps the
+                // key's state alive while it is held.
+                Some(permit) => std::mem::forget(permit),
+                None => {
+                    let (entry, wait) = (entry.clone(), this.wait);
+                    this.waiting = Some(Box::pin(async move {
+                        std::mem::forget(entry.limiter.acquire_permit(wait).await?);
+                        Ok(())
+                    }));
+                }
+            }
+        }
+        if let Some(waiting) = &mut this.waiting {
+            let acquired = std::task::ready!(waiting.as_mut().poll(cx));
+            this.waiting = None;
+            acquired?;
+        }
+        let Some(entry) = this.entry.take() else {
+            panic!("`KeyedAcquire` polled after completion")
+        };
+        if this.rated {
+            entry.last_start.store(now(), Ordering::Relaxed);
+        }
+        Poll::Ready(Ok(KeyedPermit { entry, _limiter: PhantomData }))
+    }
+}
+
 /// A slot of one key of a [`KeyedLimiter`], held while the body runs; dropping it frees
 /// the slot. It keeps the key's state alive.
 #[must_use = "the slot is freed as soon as the permit is dropped"]
 pub struct KeyedPermit<'a> {
     entry: Arc<Entry>,
     /// Tied to the limiter, as a [`LimiterPermit`](super::LimiterPermit) is.
-    _limiter: std::marker::PhantomData<&'a ()>,
+    _limiter: PhantomData<&'a ()>,
 }
 
 impl Drop for KeyedPermit<'_> {

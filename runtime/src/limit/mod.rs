@@ -14,7 +14,8 @@
 //! | `waiter.rs` | one caller's wait budget and its place in the `waiting` count |
 //! | `keyed.rs` | [`KeyedLimiter`]: limits per key in sharded maps, idle keys forgotten; the [`KeyedLimit`] trait |
 //! | `shared.rs` | the [`Limit`] trait, its impls for `&L`/`Arc<L>`, the boxed slow path |
-//! | `call.rs` | what the expansion calls: `limit`, `limit_or_reject`, refusals, events |
+//! | `site.rs` | `KeyedSite`: the limiter of one function's `key = ..` with its own limits, a [`KeyedLimiter`] per key type |
+//! | `call.rs` | what the expansion calls: `limit`, `limit_or_reject`, their keyed forms, refusals, events, the diagnostic traits of `key` |
 
 mod call;
 mod concurrency;
@@ -23,13 +24,18 @@ mod keyed;
 mod limiter;
 mod rate;
 mod shared;
+mod site;
 mod waiter;
 mod window;
 
 #[cfg(test)]
 mod tests;
 
-pub use call::{limit, limit_keyed, limit_keyed_or_reject, limit_or_reject};
-pub use keyed::{KeyedLimit, KeyedLimiter, KeyedPermit};
+pub use call::{
+    KeyCopy, LimitKey, key_copy, limit, limit_keyed, limit_keyed_or_reject, limit_or_reject,
+    limit_per_key, limit_per_key_or_reject,
+};
+pub use keyed::{KeyedAcquire, KeyedLimit, KeyedLimiter, KeyedPermit};
 pub use limiter::{InvalidLimit, Limiter, LimiterPermit};
 pub use shared::Limit;
+pub use site::KeyedSite;

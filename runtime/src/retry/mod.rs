@@ -295,7 +295,7 @@ impl RetryPolicy {
     /// The policy a `schedule` runs under: no `delay` (so no `max_delay` below it),
     /// the default `max_delay` lifted (only a written one caps), and no attempt
     /// limit unless `attempts` was written.
-    pub(super) fn for_schedule(mut self) -> Self {
+    pub(crate) const fn for_schedule(mut self) -> Self {
         self.delay = Duration::ZERO;
         if !self.max_delay_set {
             self.max_delay = Duration::MAX;

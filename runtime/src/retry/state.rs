@@ -267,6 +267,9 @@ pub trait Attempts {
     /// Whether the attempt about to run is the last one the schedule allows, so that
     /// its owned arguments can be moved into it instead of cloned.
     fn is_last(&self) -> bool;
+
+    /// The attempt about to run (or running), 1-based.
+    fn attempt(&self) -> u32;
 }
 
 impl<S: Started> Attempts for RetryState<'_, S> {
@@ -287,6 +290,10 @@ impl<S: Started> Attempts for RetryState<'_, S> {
     #[inline]
     fn is_last(&self) -> bool {
         self.attempt >= self.site.policy.max_attempts()
+    }
+    #[inline]
+    fn attempt(&self) -> u32 {
+        self.attempt
     }
 }
 
@@ -399,6 +406,10 @@ impl<B: backoff::backoff::Backoff> Attempts for BackoffState<B> {
     #[inline]
     fn is_last(&self) -> bool {
         false
+    }
+    #[inline]
+    fn attempt(&self) -> u32 {
+        self.attempt
     }
 }
 
