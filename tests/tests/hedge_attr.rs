@@ -156,7 +156,7 @@ async fn fetch_when(plan: &Plan) -> Result<u32, Error> {
     plan.attempt().await
 }
 
-#[hedge(after = 50ms, when = |e| matches!(e, Error::Busy(_)))]
+#[hedge(after = 50ms, when = |e| e.is_busy())]
 async fn fetch_when_closure(plan: &Plan) -> Result<u32, Error> {
     plan.attempt().await
 }
@@ -436,6 +436,44 @@ async fn a_hedge_above_a_retry_races_whole_retry_loops() {
     assert_eq!(hedged_retries(&plan).await, Ok(2));
     assert_eq!(start.elapsed(), 40 * MS);
     assert_eq!(plan.starts(), ms(&[0, 30]));
+}
+
+// ---------------------------------------------------------------- #[async_trait]
+
+#[async_trait::async_trait]
+trait Replicas: Send + Sync {
+    async fn get(&self, key: String, plan: &Plan) -> Result<String, Error>;
+    async fn consume(self, plan: &Plan) -> Result<String, Error>;
+}
+
+struct Cluster;
+
+#[async_trait::async_trait]
+impl Replicas for Cluster {
+    #[hedge(after = 10ms, when = |e| e.is_busy())]
+    async fn get(&self, key: String, plan: &Plan) -> Result<String, Error> {
+        Ok(format!("{key}{}", plan.attempt().await?))
+    }
+
+    #[hedge(after = 10ms)]
+    async fn consume(self, plan: &Plan) -> Result<String, Error> {
+        let _ = &self;
+        Ok(format!("{}", plan.attempt().await?))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_trait_methods_are_hedged_inside_the_boxed_future() {
+    let plan = Plan::new(&[(1_000, Ok(1)), (5, Ok(2))]);
+    let start = Instant::now();
+    let call = Cluster.get("k".into(), &plan);
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&call);
+    assert_eq!(call.await, Ok("k2".to_owned()));
+    assert_eq!((start.elapsed(), plan.starts(), plan.cancelled()), (15 * MS, ms(&[0, 10]), 1));
+    let plan = Plan::new(&[(5, Err(Error::Busy(1))), (5, Ok(2))]);
+    assert_eq!(Cluster.consume(&plan).await, Ok("2".to_owned()));
+    assert_eq!(plan.starts(), ms(&[0, 5]));
 }
 
 // ---------------------------------------------------------------- the fast path

@@ -14,7 +14,8 @@ use crate::args::{After, HedgeArgs};
 //     #[hedge(after = 50ms, max = 3, when = Error::is_busy, budget = API)]
 //     async fn f(key: String, db: &Db) -> R { BODY }
 //
-// Output (INNER: the layers below, as a future):
+// Output (INNER: the layers below, as a future; MAKE: the closure below):
+//     let __steadfast_make = MAKE;                     // typed first: `when` infers `E`
 //     ::steadfast::__private::hedge_output(::steadfast::__private::hedge(
 //         {
 //             static __STEADFAST_HEDGE: ::steadfast::__private::Hedge =
@@ -24,11 +25,14 @@ use crate::args::{After, HedgeArgs};
 //         ::core::option::Option::None,                // `Some(D)` for `after = EXPR`
 //         Error::is_busy,                              // `::steadfast::__private::any_error`
 //         &(API),                                      // `&::steadfast::__private::NoBudget`
-//         move || {
-//             let key = ::steadfast::__private::hedge_arg(&key);   // each attempt's clone
-//             ::steadfast::__private::hedge_attempt(INNER)           // `db` is shared as it is
-//         },
+//         __steadfast_make,
 //     ).await)
+//
+// where MAKE is
+//     move || {
+//         let key = ::steadfast::__private::hedge_arg(&key);   // each attempt's clone
+//         ::steadfast::__private::hedge_attempt(INNER)           // `db` is shared as it is
+//     }
 //
 // `hedge_attempt` and `hedge_output` are identities on `Result` that tie the attempts'
 // output to the signature, so a non-`Result` return type is reported once. With
@@ -98,8 +102,12 @@ impl Expand for HedgeArgs {
             quote!(move || { #clones #attempt(#inner) })
         };
         let output = quote_spanned!(cx.ret_span=> ::steadfast::__private::hedge_output);
+        // The closure is typed before the call, so that a `when` closure without
+        // annotations (`|e| e.is_transient()`) knows the error type.
+        let make_local = local("make");
         Code::Block(quote! {
-            #output(::steadfast::__private::hedge(#site, #after, #when, #budget, #make).await)
+            let #make_local = #make;
+            #output(::steadfast::__private::hedge(#site, #after, #when, #budget, #make_local).await)
         })
     }
 

@@ -51,8 +51,19 @@ impl Service {
     }
 }
 
+trait Store {
+    async fn load(&self, key: &str) -> std::io::Result<usize>;
+}
+
+impl Store for Service {
+    #[hedge(after = 5ms, when = |e| e.kind() == std::io::ErrorKind::WouldBlock)]
+    async fn load(&self, key: &str) -> std::io::Result<usize> {
+        Ok(key.len())
+    }
+}
+
 fn main() {
     let _ = (a("k"), b(String::new(), 1), c(), d(1), e([1u8].into_iter()));
     let service = Service { budget: RetryBudget::new() };
-    let _ = (service.get("k"), service.stacked((1, 2)));
+    let _ = (service.get("k"), service.stacked((1, 2)), service.load("k"));
 }
