@@ -1,5 +1,7 @@
 //! The annotated item: parsed lightly (the body stays tokens), and the stack of
-//! steadfast attributes below the one being expanded.
+//! steadfast attributes below the one being expanded. A plain `fn` is kept as one
+//! (`#[retry]` and `#[error_boundary]` wrap it); a method that `#[async_trait]` has
+//! rewritten is recognised by its `Box::pin(async move { .. })` body.
 
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::ToTokens;

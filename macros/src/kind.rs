@@ -2,7 +2,9 @@
 //!
 //! A new attribute adds a variant to `Kind`, its row in `Kind::NAMES` and its arm in
 //! `Kind::parse`; its `Args` type (in `args/`) implements `Parse`, `Validate` (in
-//! `valid/`) and `Expand` (in `expand/`), and `lib.rs` gets its entry point.
+//! `valid/`) and `Expand` (in `expand/`), and `lib.rs` gets its entry point. A new
+//! attribute needs an `async fn` unless `Kind::runs_blocking` says otherwise (its
+//! `Expand` then handles `Context::blocking`).
 
 use proc_macro2::{Span, TokenStream};
 use syn::Attribute;

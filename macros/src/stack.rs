@@ -55,6 +55,13 @@ fn stack(kind: Kind, args: TokenStream, item: &mut Item) -> syn::Result<TokenStr
         if let Some(kind) = kinds.iter().find(|kind| !kind.runs_blocking()) {
             return Err(errors.and(function.not_async(kind.name())));
         }
+        if let Some(constness) = &function.sig.constness {
+            let message = format!(
+                "`#[{}]` cannot wrap a `const fn`: it sleeps and logs at run time; remove `const`",
+                kind.name()
+            );
+            return Err(errors.and(syn::Error::new(constness.span, message)));
+        }
     }
     valid::check_function(&function, &layers, &mut errors);
     errors.into_result()?;

@@ -117,6 +117,32 @@ pub async fn hedged_timed(n: u32) -> ::core::result::Result<u32, Failure> {
     ::core::result::Result::Ok(n)
 }
 
+fn on_retry_hook(_: &Failure, info: &::steadfast::RetryInfo) {
+    assert!(info.attempt() < info.max_attempts());
+}
+
+/// `#[retry]`'s hook, list of delays, attempt number, level and hint cap.
+///
+/// # Errors
+///
+/// Before the third attempt.
+#[::steadfast::retry(schedule = [::core::time::Duration::ZERO; 2], on_retry = on_retry_hook, attempt = n, level = debug, max_retry_after = 1s, jitter = full)]
+pub async fn listed() -> ::core::result::Result<u32, Failure> {
+    if n < 3 { ::core::result::Result::Err(Failure) } else { ::core::result::Result::Ok(n) }
+}
+
+/// `#[error_boundary]` over `#[retry]` on a plain `fn`.
+///
+/// # Errors
+///
+/// When `fail` is set.
+#[::steadfast::error_boundary(catch_panic)]
+#[::steadfast::retry(attempts = 2, delay = 0, backoff = fibonacci, attempt = n)]
+pub fn blocking(fail: bool, log: &mut ::std::vec::Vec<u32>) -> ::core::result::Result<u32, Failure> {
+    log.push(n);
+    if fail { ::core::result::Result::Err(Failure) } else { ::core::result::Result::Ok(n) }
+}
+
 /// Runs the cases on a current-thread runtime.
 ///
 /// # Panics
@@ -133,5 +159,10 @@ pub fn run() {
         assert_eq!(limited(1).await, 2);
         assert!(matches!(hedged("ab", "cd".into(), 1).await, ::core::result::Result::Ok(5)));
         assert!(matches!(hedged_timed(3).await, ::core::result::Result::Ok(3)));
+        assert!(matches!(listed().await, ::core::result::Result::Ok(3)));
     });
+    let mut log = ::std::vec::Vec::new();
+    assert!(blocking(true, &mut log).is_err());
+    assert!(matches!(blocking(false, &mut log), ::core::result::Result::Ok(1)));
+    assert_eq!(log, [1, 2, 1]);
 }

@@ -99,36 +99,30 @@ fn state(cx: &Context, args: &RetryArgs) -> (TokenStream, TokenStream) {
     }
     let policy = policy(args);
     let site = quote!(::steadfast::__private::RetrySite::new(#policy, #name));
-    let new = if cx.blocking {
-        // On std's clock.
-        quote!(blocking)
+    // Where the state keeps the first attempt's start: on std's clock (a plain `fn`),
+    // on tokio's (for `max_elapsed`, or for the hook's `RetryInfo::elapsed`), or nowhere.
+    let (new, hooked) = if cx.blocking {
+        (quote!(blocking), None)
     } else if args.max_elapsed.is_some() {
-        // Keeps the first attempt's start time.
-        quote!(new)
+        (quote!(new), None)
     } else if args.on_retry.is_some() {
-        // The hook reports the time since the first attempt started.
-        quote!(timed)
+        (quote!(timed), Some(quote!(, true)))
     } else {
-        quote!(untimed)
-    };
-    let site_arg = |site: &Ident| match args.on_retry {
-        Some(_) if !cx.blocking && args.max_elapsed.is_none() => quote!(&#site, true),
-        _ => quote!(&#site),
+        (quote!(untimed), None)
     };
     if constant_schedule(args) {
         // The schedule lives in a `static`; each call's state holds a reference to it.
         let site_static = local("RETRY");
-        let arg = site_arg(&site_static);
         let state = quote!({
             static #site_static: ::steadfast::__private::RetrySite = #site;
-            ::steadfast::__private::RetryState::#new(#arg)
+            ::steadfast::__private::RetryState::#new(&#site_static #hooked)
         });
         (TokenStream::new(), state)
     } else {
         // Evaluated at each call; the state borrows it.
         let site_local = local("site");
-        let arg = site_arg(&site_local);
-        (quote!(let #site_local = #site;), quote!(::steadfast::__private::RetryState::#new(#arg)))
+        let state = quote!(::steadfast::__private::RetryState::#new(&#site_local #hooked));
+        (quote!(let #site_local = #site;), state)
     }
 }
 

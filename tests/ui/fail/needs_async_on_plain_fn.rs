@@ -1,5 +1,5 @@
-// `#[retry]` and `#[error_boundary]` also wrap a plain `fn`; `#[timeout]` and
-// `#[limit]` need an `async fn`, and say so even under a `#[retry]`.
+// `#[retry]` and `#[error_boundary]` also wrap a plain `fn` (not a `const fn`);
+// `#[timeout]` and `#[limit]` need an `async fn`, and say so even under a `#[retry]`.
 use steadfast::{limit, retry};
 
 #[retry]
@@ -10,6 +10,12 @@ fn timed() -> std::io::Result<()> {
 
 #[limit(concurrency = 1)]
 fn limited() -> std::io::Result<()> {
+    Ok(())
+}
+
+// A `const fn` cannot sleep or log.
+#[retry]
+const fn constant() -> Result<(), ()> {
     Ok(())
 }
 
