@@ -9,6 +9,9 @@
 //! - `rate_10k`: a function limited to 10 000 starts per second, called under the
 //!   limit: every call is let through at once. The paused clock is advanced by two
 //!   windows (outside the measurement) before each chunk of 10 000 calls.
+//! - `rate_fast`: the rate fast path on the real clock (no clock is paused in the process
+//!   yet): a limit of a start per nanosecond, which no loop reaches, so that every call
+//!   is let through at once, as an application under its limit runs it.
 //! - `rate_10k_saturated`: the same limit, called back to back far over it on a paused
 //!   clock, so most calls wait for their start time: the cost of the waiting path.
 //!
@@ -28,8 +31,9 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use governor::clock::FakeRelativeClock;
 use governor::{Quota, RateLimiter};
 use steadfast_benches::{
-    CONCURRENCY, DELAY, Out, RATE, RATE_WINDOW, bare, flaky, flaky_body, hand_flaky,
-    hand_limit_yielding, hand_rate, limited_yielding, rate_limited, rate_spaced, yielding,
+    CONCURRENCY, DELAY, FAST_RATE, Out, RATE, RATE_WINDOW, bare, fast_hand_rate, fast_rate_limited,
+    fast_rate_spaced, flaky, flaky_body, hand_flaky, hand_limit_yielding, hand_rate,
+    limited_yielding, rate_limited, rate_spaced, yielding,
 };
 use tokio::runtime::Runtime;
 use tokio::time::Instant;
@@ -285,7 +289,47 @@ fn rate(c: &mut Criterion) {
     group.finish();
 }
 
-// `limit_contention` first: once a clock has been paused in a process, every read of
-// tokio's clock (with `test-util`) goes through a lock, which two workers contend for.
-criterion_group!(benches, limit_contention, retry_two_failures, rate);
+// ---------------------------------------------------------------- rate_fast
+
+/// The rate fast path on the real clock: before anything pauses a clock in this
+/// process, tokio's `Instant::now()` is `std::time::Instant::now()` (with `test-util`,
+/// after one relaxed atomic load), as in an application. Every limit is a start per
+/// nanosecond, out of reach of the loop, so no call waits (checked for governor, whose
+/// `check` would fail; the others would be seen sleeping on the real clock).
+fn rate_fast(c: &mut Criterion) {
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
+    let x = &1_u64;
+    let _runtime = rt.enter();
+    let tower: TowerRate = Rc::new(RefCell::new(RateLimit::new(
+        tower::service_fn(ready_body as fn((u64, u64)) -> Ready),
+        tower::limit::rate::Rate::new(u64::from(FAST_RATE), Duration::from_secs(1)),
+    )));
+    let governor =
+        RateLimiter::direct(Quota::per_second(NonZeroU32::new(FAST_RATE).expect("not zero")));
+    let mut group = c.benchmark_group("rate_fast");
+    group.bench_function("bare", |b| b.to_async(&rt).iter(|| bare(black_box(x), black_box(2))));
+    group.bench_function("steadfast", |b| {
+        b.to_async(&rt).iter(|| fast_rate_limited(black_box(x), black_box(2)))
+    });
+    group.bench_function("steadfast burst (GCRA)", |b| {
+        b.to_async(&rt).iter(|| fast_rate_spaced(black_box(x), black_box(2)))
+    });
+    group.bench_function("hand-written fixed window", |b| {
+        b.to_async(&rt).iter(|| fast_hand_rate(black_box(x), black_box(2)))
+    });
+    group.bench_function("tower RateLimit", |b| b.to_async(&rt).iter(|| tower_call(&tower)));
+    group.bench_function("governor", |b| {
+        b.to_async(&rt).iter(|| async {
+            governor.check().expect("under the limit");
+            bare(black_box(x), black_box(2)).await
+        })
+    });
+    group.finish();
+}
+
+// `rate_fast` first, then `limit_contention`: once a clock has been paused in a
+// process, every read of tokio's clock (with `test-util`) goes through a lock, which
+// two workers contend for, and which the real-clock fast path is measured without.
+criterion_group!(benches, rate_fast, limit_contention, retry_two_failures, rate);
 criterion_main!(benches);

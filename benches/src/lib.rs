@@ -340,6 +340,37 @@ pub async fn hand_rate(x: &u64, n: u64) -> Out {
     bare(x, n).await
 }
 
+// ---------------------------------------------------------------- rate on the real clock
+
+/// A rate no benchmark loop reaches (a start per nanosecond), so that every call on the
+/// real clock is under the limit without pausing the clock: `rate_fast` measures the
+/// fast path as an application runs it, where tokio's clock is `std::time::Instant`.
+pub const FAST_RATE: u32 = 1_000_000_000;
+
+/// [`rate_limited`] at [`FAST_RATE`] per second.
+#[limit(rate = 1_000_000_000, per = 1s)]
+pub async fn fast_rate_limited(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// The limiter of [`fast_rate_spaced`]: GCRA at [`FAST_RATE`], the whole rate as burst.
+pub static FAST_SPACED: Limiter = Limiter::rate(FAST_RATE, Duration::from_secs(1)).burst(FAST_RATE);
+
+/// [`rate_spaced`] at [`FAST_RATE`] per second.
+#[limit(using = FAST_SPACED)]
+pub async fn fast_rate_spaced(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// The window of [`fast_hand_rate`].
+pub static FAST_WINDOW: FixedWindow = FixedWindow::new(FAST_RATE, Duration::from_secs(1));
+
+/// [`hand_rate`] at [`FAST_RATE`] per second.
+pub async fn fast_hand_rate(x: &u64, n: u64) -> Out {
+    FAST_WINDOW.admit().await;
+    bare(x, n).await
+}
+
 // ---------------------------------------------------------------- helpers
 
 /// Polls `future` once with a no-op waker and returns its output.

@@ -250,3 +250,31 @@ fn a_zero_delay_does_not_sleep() {
     assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Err(Failure))));
     assert_eq!(ZERO_CALLS.load(Ordering::SeqCst), 150);
 }
+
+static FULL: steadfast::Limiter = steadfast::Limiter::concurrency(1);
+
+#[limit(using = FULL)]
+async fn queued(x: &u64, n: u64) -> Result<u64, Failure> {
+    Ok(*x + n)
+}
+
+/// A caller that has to wait for a slot allocates its place in line once: tokio's
+/// semaphore future with the limiter and the waiting count (104 bytes, against 128
+/// for the `async` block it replaced), and its own future is no bigger than a
+/// hand-written semaphore wait's (tests/tests/future_size.rs).
+#[test]
+fn a_waiting_caller_boxes_only_its_place_in_line() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let _context = runtime.enter();
+    let mut cx = Context::from_waker(Waker::noop());
+    let held = pin!(FULL.acquire(None));
+    let Poll::Ready(Ok(held)) = held.poll(&mut cx) else { panic!("a free slot") };
+    let x = 1;
+    let mut waiting = pin!(queued(&x, 2));
+    let info = allocation_counter::measure(|| assert!(waiting.as_mut().poll(&mut cx).is_pending()));
+    assert_eq!((info.count_total, info.bytes_total), (1, 104));
+    assert_eq!(FULL.waiting(), 1);
+    drop(held);
+    assert!(matches!(waiting.as_mut().poll(&mut cx), Poll::Ready(Ok(3))));
+    assert_eq!((FULL.waiting(), FULL.in_flight()), (0, 0));
+}

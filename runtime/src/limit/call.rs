@@ -14,8 +14,10 @@ use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
 use super::keyed::{KeyedAcquire, KeyedLimit, KeyedPermit};
+use super::rate::origin;
 use super::shared::Limit;
 use super::site::KeyedSite;
+use super::window::saturating_nanos;
 use crate::error::Rejected;
 
 /// A caller that waited longer than this for its slot is reported at DEBUG level.
@@ -261,6 +263,11 @@ pin_project! {
         limiter: L,
         function: &'static str,
         refused: R,
+        // When `acquire` first returned `Pending`, in nanoseconds since the rate
+        // limiters' origin (0: not noted), noted only for the DEBUG event on a long
+        // wait (so a waiting caller reads no clock when it is off). 8 bytes where an
+        // `Option<Instant>` takes 16; outside `Phase`, which then needs no tag of its own.
+        since: u64,
         #[pin]
         state: Phase<A, P>,
         #[pin]
@@ -273,20 +280,19 @@ pin_project! {
     #[project = PhaseProj]
     #[doc(hidden)]
     pub enum Phase<A, P> {
-        // `since`: when `acquire` first returned `Pending`, noted only for the DEBUG
-        // event on a long wait (so a waiting caller reads no clock when it is off).
-        Acquiring { #[pin] acquire: A, since: Option<Instant> },
-        // `None`: the limiter refused and the call runs without a slot (fails open).
+        Acquiring { #[pin] acquire: A },
+        // `None`: the limiter refused and the call runs without a slot (fails open), or
+        // the call is over. Two variants only, so that the acquiring future's niche
+        // holds the tag.
         Running { permit: Option<P> },
-        Done,
     }
 }
 
 impl<L, A, P, F, R> Limited<L, A, P, F, R> {
     #[inline]
     fn new(limiter: L, function: &'static str, acquire: A, body: F, refused: R) -> Self {
-        let state = Phase::Acquiring { acquire, since: None };
-        Limited { limiter, function, refused, state, body }
+        let state = Phase::Acquiring { acquire };
+        Limited { limiter, function, refused, since: 0, state, body }
     }
 }
 
@@ -302,27 +308,29 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        if let PhaseProj::Acquiring { acquire, since } = this.state.as_mut().project() {
+        if let PhaseProj::Acquiring { acquire } = this.state.as_mut().project() {
+            let since = this.since;
             let acquired = match acquire.poll(cx) {
                 Poll::Ready(acquired) => acquired,
                 Poll::Pending => {
                     // Only for the DEBUG event on a long wait: no clock read without it.
-                    if since.is_none() && long_waits_are_reported() {
-                        *since = Some(Instant::now());
+                    if *since == 0 && long_waits_are_reported() {
+                        *since = now_nanos().max(1);
                     }
                     return Poll::Pending;
                 }
             };
             let permit = match acquired {
                 Ok(permit) => {
-                    if let Some(since) = since {
-                        report_long_wait(&*this.limiter, this.function, since.elapsed());
+                    if *since != 0 {
+                        let waited = Duration::from_nanos(now_nanos().saturating_sub(*since));
+                        report_long_wait(&*this.limiter, this.function, waited);
                     }
                     Some(permit)
                 }
                 Err(rejected) => match this.refused.refused(rejected, this.function) {
                     Some(out) => {
-                        this.state.set(Phase::Done);
+                        this.state.set(Phase::Running { permit: None });
                         return Poll::Ready(out);
                     }
                     None => None,
@@ -340,16 +348,17 @@ where
             this.state.set(Phase::Running { permit });
             return Poll::Pending;
         }
-        match this.state.as_mut().project() {
-            PhaseProj::Running { .. } => {
-                let out = std::task::ready!(this.body.poll(cx));
-                // The slot is freed as soon as the body is done.
-                this.state.set(Phase::Done);
-                Poll::Ready(out)
-            }
-            _ => panic!("`Limited` polled after completion"),
-        }
+        // Running (a future is not polled again once it is ready).
+        let out = std::task::ready!(this.body.poll(cx));
+        // The slot is freed as soon as the body is done.
+        this.state.set(Phase::Running { permit: None });
+        Poll::Ready(out)
     }
+}
+
+/// Now, in nanoseconds since the rate limiters' origin (tokio's clock).
+fn now_nanos() -> u64 {
+    saturating_nanos(Instant::now().saturating_duration_since(origin()))
 }
 
 /// Whether the DEBUG event about a long wait for a slot would be seen.

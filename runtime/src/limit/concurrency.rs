@@ -4,10 +4,15 @@
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tokio::sync::{AcquireError, Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-use super::limiter::{Invalid, InvalidLimit, Limiter};
+use super::limiter::{Invalid, InvalidLimit, Limiter, LimiterPermit};
 use super::waiter::Waiter;
 use crate::error::{LimitKind, Rejected};
 
@@ -102,17 +107,16 @@ impl Concurrency {
     }
 
     /// Queues for a slot as long as it takes, counted in `limiter`'s `waiting`: the
-    /// waiting path of a caller without a budget, smaller than [`Self::acquire`].
-    pub(super) async fn queue(&self, limiter: &Limiter) -> SemaphorePermit<'_> {
+    /// waiting path of a caller without a budget, smaller than [`Self::acquire`] (the
+    /// semaphore's future, the limiter and the count: what a waiting caller boxes).
+    pub(super) fn queue<'a>(
+        &'a self,
+        limiter: &'a Limiter,
+    ) -> Queue<'a, impl Future<Output = Result<SemaphorePermit<'a>, AcquireError>> + Send + 'a>
+    {
         let waiting = limiter.waiting_count();
         waiting.fetch_add(1, Ordering::Relaxed);
-        let _counted = Counted(waiting);
-        loop {
-            // The semaphore is never closed (nothing calls `close`): `acquire` succeeds.
-            if let Ok(slot) = self.slots.acquire().await {
-                return slot;
-            }
-        }
+        Queue { acquire: self.slots.acquire(), limiter, _counted: Counted(waiting) }
     }
 
     pub(super) async fn acquire(
@@ -135,6 +139,33 @@ impl Concurrency {
             }
         };
         slot.ok_or_else(|| Rejected::new(self.kind(), waiter.waited()))
+    }
+}
+
+pin_project! {
+    /// The future of [`Concurrency::queue`]: a slot, then the permit.
+    pub(super) struct Queue<'a, A> {
+        #[pin]
+        acquire: A,
+        limiter: &'a Limiter,
+        _counted: Counted<'a>,
+    }
+}
+
+impl<'a, A: Future<Output = Result<SemaphorePermit<'a>, AcquireError>>> Future for Queue<'a, A> {
+    type Output = Result<LimiterPermit<'a>, Rejected>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match std::task::ready!(this.acquire.poll(cx)) {
+            Ok(slot) => Poll::Ready(Ok(this.limiter.permit(Some(slot)))),
+            // Only a closed semaphore fails, and nothing closes this one; were it ever
+            // closed, the caller is refused (and `#[limit]` without `wait` fails open).
+            Err(_) => Poll::Ready(Err(Rejected::new(
+                LimitKind::Concurrency(this.limiter.concurrency_limit().unwrap_or(0)),
+                std::time::Duration::ZERO,
+            ))),
+        }
     }
 }
 

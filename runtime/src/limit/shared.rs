@@ -96,7 +96,7 @@ impl Limit for Limiter {
         &self,
         wait: Option<Duration>,
     ) -> impl Future<Output = Result<LimiterPermit<'_>, Rejected>> + Send {
-        LimiterAcquire { limiter: self, wait, waiting: None }
+        LimiterAcquire { limiter: self, wait: CompactWait::new(wait), waiting: None }
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -108,8 +108,26 @@ impl Limit for Limiter {
 /// the boxed waiting path after that.
 struct LimiterAcquire<'a> {
     limiter: &'a Limiter,
-    wait: Option<Duration>,
+    wait: CompactWait,
     waiting: Option<Waiting<'a>>,
+}
+
+/// A wait budget in 8 bytes (an `Option<Duration>` takes 16): nanoseconds, `u64::MAX`
+/// for none. A budget of 584 years or more is no budget, which it is in effect.
+#[derive(Clone, Copy)]
+struct CompactWait(u64);
+
+impl CompactWait {
+    #[inline]
+    fn new(wait: Option<Duration>) -> Self {
+        CompactWait(
+            wait.map_or(u64::MAX, |wait| u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX)),
+        )
+    }
+
+    fn get(self) -> Option<Duration> {
+        (self.0 != u64::MAX).then(|| Duration::from_nanos(self.0))
+    }
 }
 
 /// A caller's place in line, boxed: only callers that wait have one.
@@ -136,13 +154,11 @@ impl<'a> LimiterAcquire<'a> {
     #[cold]
     #[inline(never)]
     fn poll_waiting(&mut self, cx: &mut Context<'_>) -> Poll<Result<LimiterPermit<'a>, Rejected>> {
-        let (limiter, wait) = (self.limiter, self.wait);
+        let (limiter, wait) = (self.limiter, self.wait.get());
         let waiting = self.waiting.get_or_insert_with(|| match (wait, limiter.slot_only()) {
             // The common queue, for a slot and nothing else: boxed alone, it is a third
             // of the size of the whole state machine (no timer, no start time).
-            (None, Some(concurrency)) => {
-                Box::pin(async move { Ok(limiter.permit(Some(concurrency.queue(limiter).await))) })
-            }
+            (None, Some(concurrency)) => Box::pin(concurrency.queue(limiter)),
             _ => Box::pin(limiter.acquire_permit(wait)),
         });
         waiting.as_mut().poll(cx)
