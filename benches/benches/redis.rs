@@ -47,11 +47,13 @@ fn start_server() -> Server {
         .stdout(Stdio::null())
         .spawn()
         .expect("redis-server (scripts/install-tools.sh installs it)");
+    // Killed and waited for on drop, whatever happens next.
+    let server = Server(child, port);
     for _ in 0..1000 {
         if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
             let mut reply = [0; 7];
             if stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() {
-                return Server(child, port);
+                return server;
             }
         }
         std::thread::sleep(Duration::from_millis(5));
