@@ -1,6 +1,7 @@
 //! A fleet-wide limit in Redis against the raw round trip to the same local server, in
 //! one run: `PING`, `EVALSHA` of a trivial script (`return 1`), and
-//! `RedisLimiter::acquire` (a rate limit that admits every call; a concurrency limit
+//! `RedisLimiter::acquire` (a rate limit that admits every call, as a sliding window
+//! and with a burst (GCRA); a concurrency limit
 //! whose lease is given back in the background), one caller at a time for the latency
 //! (p50, p99) and 16 callers at once for the throughput. Starts its own redis-server
 //! on a free port (persistence off).
@@ -141,6 +142,13 @@ fn main() {
             .build()
             .await
             .unwrap();
+        let spaced = RedisLimiter::builder(Client::open(url.as_str()).unwrap(), "bench-gcra")
+            .rate(u32::MAX, Duration::from_secs(1))
+            .burst(u32::MAX)
+            .redis_timeout(Duration::from_secs(1))
+            .build()
+            .await
+            .unwrap();
         let slots = RedisLimiter::builder(Client::open(url.as_str()).unwrap(), "bench-slots")
             .concurrency(1_000_000)
             .redis_timeout(Duration::from_secs(1))
@@ -151,6 +159,7 @@ fn main() {
             ("PING", Op::Ping(conn.clone())),
             ("EVALSHA `return 1`", Op::EvalSha(conn.clone(), trivial)),
             ("RedisLimiter, rate", Op::Limiter(Arc::new(rate))),
+            ("RedisLimiter, rate with burst (GCRA)", Op::Limiter(Arc::new(spaced))),
             ("RedisLimiter, concurrency (lease)", Op::Limiter(Arc::new(slots))),
         ];
         let mut evalsha = None;
