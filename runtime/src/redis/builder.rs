@@ -132,8 +132,18 @@ impl RedisLimiterBuilder {
             .set_max_delay(Duration::from_millis(200))
             .set_number_of_retries(3)
             .set_connection_timeout(Some(redis_timeout.max(Duration::from_millis(500))));
-        let conn = match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
-            Ok(conn) => conn,
+        // The callers' connection, and the keeper's own: releases and renewals never
+        // queue behind (or in front of) the calls' decisions.
+        let connections = ConnectionManager::new_lazy_with_config(
+            self.client.clone(),
+            config.clone(),
+        )
+        .and_then(|conn| {
+            let keeper = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
+            Ok((conn, keeper))
+        });
+        let (conn, keeper_conn) = match connections {
+            Ok(connections) => connections,
             // Only a configuration the client rejects; no Redis call happened.
             Err(err) => {
                 tracing::error!(
@@ -153,7 +163,7 @@ impl RedisLimiterBuilder {
             Some(_) => {
                 let (sender, receiver) = mpsc::unbounded_channel();
                 let keeper = Keeper {
-                    conn: conn.clone(),
+                    conn: keeper_conn,
                     lease,
                     redis_timeout,
                     channel: channel.clone(),

@@ -215,9 +215,12 @@ impl RedisLimiter {
         };
         loop {
             // Registered before Redis is asked, so that a release published while the
-            // answer is on its way still wakes this caller.
-            let mut freed = std::pin::pin!(self.released.notified());
-            freed.as_mut().enable();
+            // answer is on its way still wakes this caller (only with a concurrency
+            // limit: registering takes the `Notify`'s lock).
+            let mut freed = std::pin::pin!(self.leases.is_some().then(|| self.released.notified()));
+            if let Some(freed) = freed.as_mut().as_pin_mut() {
+                freed.enable();
+            }
             let answer = if self.health.should_ask() {
                 Some(self.ask(&slots_key, &rate_key).await)
             } else {
@@ -269,8 +272,8 @@ impl RedisLimiter {
                 _ => {
                     let until = deadline.map_or(retry_at, |deadline| retry_at.min(deadline));
                     let sleep = tokio::time::sleep_until(until);
-                    match decision {
-                        Decision::SlotsHeld(_) => first_of(freed, sleep).await,
+                    match (decision, freed.as_pin_mut()) {
+                        (Decision::SlotsHeld(_), Some(freed)) => first_of(freed, sleep).await,
                         _ => sleep.await,
                     }
                 }
@@ -288,10 +291,10 @@ impl RedisLimiter {
     ) -> Result<(Decision, Option<Lease<'_>>), Failure> {
         let limits = self.limits;
         let call = self.calls.fetch_add(1, Ordering::Relaxed);
-        let token: Arc<str> = format!("{}:{call}", self.replica).into();
+        let token = format!("{}:{call}", self.replica);
         // Gives the lease back if this future is dropped before the answer is read.
         let pending = self.leases.as_ref().map(|leases| Lease {
-            id: Some(LeaseId { token: token.clone(), key: slots_key.clone() }),
+            id: Some(LeaseId { token: token.as_str().into(), key: slots_key.clone() }),
             leases,
         });
         let (starts, per) = limits.rate.unwrap_or((0, Duration::ZERO));
@@ -303,7 +306,7 @@ impl RedisLimiter {
             .arg(starts)
             .arg(micros(per))
             .arg(limits.burst.unwrap_or(0))
-            .arg(&*token);
+            .arg(&token);
         let mut conn = self.conn.clone();
         let reply = tokio::time::timeout(
             limits.redis_timeout,

@@ -18,7 +18,7 @@
 //!     }
 //! }
 //!
-//! # #[tokio::main]
+//! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let fleet = RedisLimiter::builder(Client::open("redis://127.0.0.1:6379/")?, "payments")
 //!     .rate(1000, Duration::from_secs(1)) // for all replicas together
