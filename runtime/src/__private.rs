@@ -10,6 +10,9 @@ pub use crate::boundary::{
     SourceOf, SourceViaDeref, SourceViaDisplay, SourceViaError, catch_panic,
 };
 pub use crate::limit::{limit, limit_keyed, limit_keyed_or_reject, limit_or_reject};
+// Around the whole stack: counts the call once, by outcome (feature `metrics`).
+pub use crate::metrics::{CallStart, Ended, EndedOther, EndedResult, call_end, call_start};
+use crate::metrics::{Outcome as Counted, mark};
 #[cfg(feature = "backoff")]
 pub use crate::retry::BackoffState;
 pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint, sleep};
@@ -109,6 +112,7 @@ pub fn on_timeout<O: Outcome>(error: TimedOut) -> O
 where
     O::Error: FromTimedOut,
 {
+    mark(Counted::Timeout);
     O::from_error(O::Error::from_timed_out(error))
 }
 
@@ -118,6 +122,7 @@ pub fn on_rejected<O: Outcome>(error: Rejected) -> O
 where
     O::Error: FromRejected,
 {
+    mark(Counted::Rejected);
     O::from_error(O::Error::from_rejected(error))
 }
 
@@ -127,6 +132,7 @@ pub fn on_panic<O: Outcome>(error: Panicked) -> O
 where
     O::Error: FromPanicked,
 {
+    mark(Counted::Panic);
     O::from_error(O::Error::from_panicked(error))
 }
 
@@ -270,6 +276,7 @@ pub fn on_circuit_open<O: Outcome>(error: CircuitOpen) -> O
 where
     O::Error: FromCircuitOpen,
 {
+    mark(Counted::CircuitOpen);
     O::from_error(O::Error::from_circuit_open(error))
 }
 

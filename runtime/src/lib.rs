@@ -149,6 +149,12 @@ mod budget;
 mod error;
 mod hedge;
 mod limit;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[allow(dead_code)]
+mod metrics;
 mod retry;
 mod timeout;
 

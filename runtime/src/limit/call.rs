@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::keyed::KeyedLimit;
 use super::shared::Limit;
 use crate::error::Rejected;
+use crate::metrics::{self, Held};
 
 /// A caller that waited longer than this for its slot is reported at DEBUG level.
 const LONG_WAIT: Duration = Duration::from_secs(1);
@@ -116,11 +117,20 @@ pub fn limit_keyed_or_reject<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future>(
 #[doc(hidden)]
 pub trait DescribeLimit {
     fn describe_limit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+
+    /// The `limiter` label of the gauges, if the limiter has a name of its own.
+    fn label(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl<L: Limit + ?Sized> DescribeLimit for &L {
     fn describe_limit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         L::describe(self, f)
+    }
+
+    fn label(&self) -> Option<&'static str> {
+        L::label(self)
     }
 }
 
@@ -206,9 +216,11 @@ pin_project! {
     pub enum Phase<A, P> {
         // `since`: when `acquire` first returned `Pending`, noted only for the DEBUG
         // event on a long wait (so a waiting caller reads no clock when it is off).
-        Acquiring { #[pin] acquire: A, since: Option<Instant> },
+        // `waiting`: its place in `steadfast_limit_waiting` (feature `metrics`).
+        Acquiring { #[pin] acquire: A, since: Option<Instant>, waiting: Held },
         // `None`: the limiter refused and the call runs without a slot (fails open).
-        Running { permit: Option<P> },
+        // `running`: its place in `steadfast_limit_in_flight` (feature `metrics`).
+        Running { permit: Option<P>, running: Held },
         Done,
     }
 }
@@ -216,7 +228,7 @@ pin_project! {
 impl<L, A, P, F, R> Limited<L, A, P, F, R> {
     #[inline]
     fn new(limiter: L, function: &'static str, acquire: A, body: F, refused: R) -> Self {
-        let state = Phase::Acquiring { acquire, since: None };
+        let state = Phase::Acquiring { acquire, since: None, waiting: Held::none() };
         Limited { limiter, function, refused, state, body }
     }
 }
@@ -233,10 +245,13 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        if let PhaseProj::Acquiring { acquire, since } = this.state.as_mut().project() {
+        if let PhaseProj::Acquiring { acquire, since, waiting } = this.state.as_mut().project() {
             let acquired = match acquire.poll(cx) {
                 Poll::Ready(acquired) => acquired,
                 Poll::Pending => {
+                    if waiting.is_empty() {
+                        *waiting = metrics::waiting(label(&*this.limiter, this.function));
+                    }
                     // Only for the DEBUG event on a long wait: no clock read without it.
                     if since.is_none() && long_waits_are_reported() {
                         *since = Some(Instant::now());
@@ -264,11 +279,12 @@ where
             // polled again once it is ready; if this one were, it would take a slot
             // again and poll the finished body, which a finished `async` block answers
             // with a panic, and the slot would be freed while unwinding.)
+            let running = metrics::in_flight(label(&*this.limiter, this.function));
             if let Poll::Ready(out) = this.body.as_mut().poll(cx) {
-                drop(permit);
+                drop((permit, running));
                 return Poll::Ready(out);
             }
-            this.state.set(Phase::Running { permit });
+            this.state.set(Phase::Running { permit, running });
             return Poll::Pending;
         }
         match this.state.as_mut().project() {
@@ -281,6 +297,12 @@ where
             _ => panic!("`Limited` polled after completion"),
         }
     }
+}
+
+/// The `limiter` label: the limiter's name, else the function's.
+#[inline]
+fn label<L: DescribeLimit>(limiter: &L, function: &'static str) -> &'static str {
+    limiter.label().unwrap_or(function)
 }
 
 /// Whether the DEBUG event about a long wait for a slot would be seen.
