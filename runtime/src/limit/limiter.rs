@@ -525,13 +525,16 @@ impl fmt::Display for Limiter {
 
 impl fmt::Debug for Limiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Limiter")
+        let mut debug = f.debug_struct("Limiter");
+        if !self.name.is_empty() {
+            debug.field("name", &self.name);
+        }
+        debug
             .field("concurrency", &self.concurrency_limit())
             .field("rate", &self.rate_limit())
             .field("burst", &self.burst_limit())
             .field("in_flight", &self.in_flight())
             .field("waiting", &self.waiting())
-            .field("name", &self.name)
             .finish()
     }
 }
