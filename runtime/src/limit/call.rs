@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::keyed::KeyedLimit;
 use super::shared::Limit;
 use crate::error::Rejected;
-use crate::metrics::{self, Held};
+use crate::metrics::{Held, IN_FLIGHT, WAITING};
 
 /// A caller that waited longer than this for its slot is reported at DEBUG level.
 const LONG_WAIT: Duration = Duration::from_secs(1);
@@ -217,10 +217,10 @@ pin_project! {
         // `since`: when `acquire` first returned `Pending`, noted only for the DEBUG
         // event on a long wait (so a waiting caller reads no clock when it is off).
         // `waiting`: its place in `steadfast_limit_waiting` (feature `metrics`).
-        Acquiring { #[pin] acquire: A, since: Option<Instant>, waiting: Held },
+        Acquiring { #[pin] acquire: A, since: Option<Instant>, waiting: Held<WAITING> },
         // `None`: the limiter refused and the call runs without a slot (fails open).
         // `running`: its place in `steadfast_limit_in_flight` (feature `metrics`).
-        Running { permit: Option<P>, running: Held },
+        Running { permit: Option<P>, running: Held<IN_FLIGHT> },
         Done,
     }
 }
@@ -250,7 +250,7 @@ where
                 Poll::Ready(acquired) => acquired,
                 Poll::Pending => {
                     if waiting.is_empty() {
-                        *waiting = metrics::waiting(label(&*this.limiter, this.function));
+                        *waiting = Held::enter(label(&*this.limiter, this.function));
                     }
                     // Only for the DEBUG event on a long wait: no clock read without it.
                     if since.is_none() && long_waits_are_reported() {
@@ -279,7 +279,7 @@ where
             // polled again once it is ready; if this one were, it would take a slot
             // again and poll the finished body, which a finished `async` block answers
             // with a panic, and the slot would be freed while unwinding.)
-            let running = metrics::in_flight(label(&*this.limiter, this.function));
+            let running = Held::enter(label(&*this.limiter, this.function));
             if let Poll::Ready(out) = this.body.as_mut().poll(cx) {
                 drop((permit, running));
                 return Poll::Ready(out);

@@ -94,16 +94,21 @@ pub(crate) enum Circuit {
     Open = 2,
 }
 
-/// A call in progress, from [`call_start`] to [`call_end`]: its start time when a
-/// recorder was installed at its start (zero-sized without the feature). Dropped
-/// without `call_end` while a panic unwinds, it counts the call as a `panic`; dropped
-/// otherwise (the call was cancelled), it counts nothing.
+/// A call in progress, from [`call_start`] to [`call_end`]: with a recorder installed
+/// at its start, the handles of its function and its start (16 bytes; zero-sized
+/// without the feature). Dropped without `call_end` while a panic unwinds, it counts
+/// the call as a `panic`; dropped otherwise (the call was cancelled), it counts nothing.
 #[doc(hidden)]
-#[derive(Debug)]
 #[must_use]
 pub struct CallStart {
     #[cfg(feature = "metrics")]
-    inner: Option<(&'static str, tokio::time::Instant)>,
+    inner: Option<(&'static recorder::Handles, clock::Nanos)>,
+}
+
+impl std::fmt::Debug for CallStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallStart")
+    }
 }
 
 /// Where an annotated function's call starts (the macro emits it before the stack).
@@ -111,7 +116,7 @@ pub struct CallStart {
 #[inline]
 pub fn call_start(function: &'static str) -> CallStart {
     #[cfg(feature = "metrics")]
-    return CallStart { inner: recorder::live().then(|| (function, tokio::time::Instant::now())) };
+    return CallStart { inner: recorder::handles(function).map(|h| (h, clock::now())) };
     #[cfg(not(feature = "metrics"))]
     {
         let _ = function;
@@ -129,12 +134,53 @@ pub fn call_end(call: CallStart, failed: bool) {
         let mut call = call;
         // The mark is taken even without a recorder, so that none is left behind.
         let outcome = if failed { take_mark() } else { Outcome::Ok };
-        if let Some((function, started)) = call.inner.take() {
-            recorder::call(function, outcome, started.elapsed());
+        if let Some((handles, started)) = call.inner.take() {
+            recorder::call(handles, outcome, clock::since(started));
         }
     }
     #[cfg(not(feature = "metrics"))]
     let _ = (call, failed);
+}
+
+#[cfg(feature = "metrics")]
+impl Drop for CallStart {
+    fn drop(&mut self) {
+        if let Some((handles, started)) = self.inner.take() {
+            if std::thread::panicking() {
+                recorder::call(handles, Outcome::Panic, clock::since(started));
+            }
+        }
+    }
+}
+
+/// A call's start in 8 bytes: nanoseconds on tokio's clock from a process-wide epoch
+/// (signed: a paused clock of a later runtime may read earlier than the epoch).
+#[cfg(feature = "metrics")]
+mod clock {
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    pub(super) type Nanos = i64;
+
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+    #[inline]
+    pub(super) fn now() -> Nanos {
+        let now = Instant::now();
+        let epoch = *EPOCH.get_or_init(|| now);
+        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        match now.checked_duration_since(epoch) {
+            Some(after) => nanos(after),
+            None => -nanos(epoch - now),
+        }
+    }
+
+    #[inline]
+    pub(super) fn since(start: Nanos) -> Duration {
+        Duration::from_nanos(now().saturating_sub(start).max(0).unsigned_abs())
+    }
 }
 
 /// The output of an annotated function, asked whether it is an `Err` by autoref
@@ -168,17 +214,6 @@ impl<T> EndedOther for &Ended<'_, T> {
     #[inline(always)]
     fn steadfast_failed(&self) -> bool {
         false
-    }
-}
-
-#[cfg(feature = "metrics")]
-impl Drop for CallStart {
-    fn drop(&mut self) {
-        if let Some((function, started)) = self.inner.take() {
-            if std::thread::panicking() {
-                recorder::call(function, Outcome::Panic, started.elapsed());
-            }
-        }
     }
 }
 
@@ -247,28 +282,34 @@ pub(crate) fn hedged(function: &'static str) {
 #[inline]
 pub(crate) fn circuit(function: &'static str, state: Circuit) {
     #[cfg(feature = "metrics")]
-    recorder::gauge(function, recorder::Level::Circuit, recorder::Change::Set(state as u8 as f64));
+    recorder::circuit(function, f64::from(state as u8));
     #[cfg(not(feature = "metrics"))]
     let _ = (function, state);
 }
 
-/// A place in one of a limiter's gauges, held while a caller waits
-/// ([`waiting`]) or runs ([`in_flight`]), left when dropped. Zero-sized without the
-/// feature.
+/// The limiter gauge a [`Held`] counts in.
 #[doc(hidden)]
-#[derive(Debug)]
-pub struct Held {
+pub const WAITING: u8 = 0;
+/// See [`WAITING`].
+#[doc(hidden)]
+pub const IN_FLIGHT: u8 = 1;
+
+/// A place in one of a limiter's gauges (`G`: [`WAITING`] or [`IN_FLIGHT`]), held
+/// while a caller waits or runs, left when dropped. Zero-sized without the feature,
+/// a pointer with it.
+#[doc(hidden)]
+pub struct Held<const G: u8> {
     #[cfg(feature = "metrics")]
-    inner: Option<(&'static str, recorder::Level)>,
+    handles: Option<&'static recorder::Handles>,
 }
 
-impl Held {
+impl<const G: u8> Held<G> {
     /// Holds no place.
     #[inline]
     pub(crate) const fn none() -> Self {
         Held {
             #[cfg(feature = "metrics")]
-            inner: None,
+            handles: None,
         }
     }
 
@@ -276,50 +317,40 @@ impl Held {
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         #[cfg(feature = "metrics")]
-        return self.inner.is_none();
+        return self.handles.is_none();
         #[cfg(not(feature = "metrics"))]
         false
     }
 
-    #[cfg(feature = "metrics")]
-    fn enter(limiter: &'static str, level: recorder::Level) -> Self {
-        let live = recorder::live();
-        if live {
-            recorder::gauge(limiter, level, recorder::Change::Add(1.0));
+    /// Takes a place in `limiter`'s gauge.
+    #[inline]
+    pub(crate) fn enter(limiter: &'static str) -> Self {
+        #[cfg(feature = "metrics")]
+        return Held { handles: recorder::enter(limiter, Self::level()) };
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = limiter;
+            Held {}
         }
-        Held { inner: live.then_some((limiter, level)) }
+    }
+
+    #[cfg(feature = "metrics")]
+    const fn level() -> recorder::Level {
+        if G == WAITING { recorder::Level::Waiting } else { recorder::Level::InFlight }
     }
 }
 
 #[cfg(feature = "metrics")]
-impl Drop for Held {
+impl<const G: u8> Drop for Held<G> {
     fn drop(&mut self) {
-        if let Some((limiter, level)) = self.inner.take() {
-            recorder::gauge(limiter, level, recorder::Change::Add(-1.0));
+        if let Some(handles) = self.handles.take() {
+            recorder::leave(handles, Self::level());
         }
     }
 }
 
-/// A caller of `limiter` starts to wait for a slot.
-#[inline]
-pub(crate) fn waiting(limiter: &'static str) -> Held {
-    #[cfg(feature = "metrics")]
-    return Held::enter(limiter, recorder::Level::Waiting);
-    #[cfg(not(feature = "metrics"))]
-    {
-        let _ = limiter;
-        Held::none()
-    }
-}
-
-/// A body starts to run with a slot of `limiter`.
-#[inline]
-pub(crate) fn in_flight(limiter: &'static str) -> Held {
-    #[cfg(feature = "metrics")]
-    return Held::enter(limiter, recorder::Level::InFlight);
-    #[cfg(not(feature = "metrics"))]
-    {
-        let _ = limiter;
-        Held::none()
+impl<const G: u8> std::fmt::Debug for Held<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if G == WAITING { "Held(waiting)" } else { "Held(in_flight)" })
     }
 }

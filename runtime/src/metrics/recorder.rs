@@ -25,18 +25,11 @@ pub(super) enum Count {
     Hedge,
 }
 
-/// The gauges.
+/// The gauges of a limiter.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Level {
     InFlight,
     Waiting,
-    Circuit,
-}
-
-#[derive(Clone, Copy)]
-pub(super) enum Change {
-    Add(f64),
-    Set(f64),
 }
 
 /// Whether a recorder is installed (global, or local to this thread).
@@ -45,122 +38,119 @@ pub(super) enum Change {
 /// any zero-sized recorder is taken for it (a recorder that records keeps its
 /// storage somewhere, in itself or behind a pointer it holds).
 #[inline]
-pub(super) fn live() -> bool {
-    metrics::with_recorder(|r| size_of_val(r) != 0)
+fn is_noop(r: &dyn Recorder) -> bool {
+    size_of_val(r) == 0
 }
 
-/// Runs `f` with the installed recorder and the handles of `name` for it (`None`
-/// when the table is full: `f` then registers its handle itself); nothing without a
-/// recorder.
+fn id(r: &dyn Recorder) -> usize {
+    (r as *const dyn Recorder).cast::<()>() as usize
+}
+
+/// The handles of `name` for the installed recorder; `None` without a recorder (or
+/// when the table is full).
 #[inline]
-fn with(name: &'static str, f: impl FnOnce(&dyn Recorder, Option<&'static Handles>)) {
+pub(super) fn handles(name: &'static str) -> Option<&'static Handles> {
+    metrics::with_recorder(|r| if is_noop(r) { None } else { Handles::of(name, id(r)) })
+}
+
+/// Runs `f` with the installed recorder and the handles of `name` for it, nothing
+/// without a recorder. `known`: handles already found for `name` (by a call's start),
+/// used as they are if the recorder is still theirs.
+#[inline]
+fn with(
+    name: &'static str,
+    known: Option<&'static Handles>,
+    f: impl FnOnce(&dyn Recorder, &'static Handles),
+) {
     metrics::with_recorder(|r| {
-        if size_of_val(r) != 0 {
-            let id = (r as *const dyn Recorder).cast::<()>() as usize;
-            f(r, Handles::of(name, id));
+        if is_noop(r) {
+            return;
+        }
+        let id = id(r);
+        let handles = match known {
+            Some(h) if h.recorder == id => Some(h),
+            _ => Handles::of(name, id),
+        };
+        if let Some(h) = handles {
+            f(r, h);
         }
     });
 }
 
-/// Counts one call of `function` that ended with `outcome` after `took`.
-pub(super) fn call(function: &'static str, outcome: Outcome, took: Duration) {
-    with(function, |r, h| {
-        let calls = h.map(|h| &h.calls[outcome as usize]);
-        counter(r, calls, || {
-            key(CALLS_TOTAL, [("function", function), ("outcome", outcome.label())])
-        })
-        .increment(1);
-        let duration = h.map(|h| &h.duration);
-        match duration {
-            Some(slot) => slot.get_or_init(|| histogram(r, function)).record(took.as_secs_f64()),
-            None => histogram(r, function).record(took.as_secs_f64()),
-        }
+/// Counts one call of `h.name` that ended with `outcome` after `took`.
+pub(super) fn call(h: &'static Handles, outcome: Outcome, took: Duration) {
+    let function = h.name;
+    with(function, Some(h), |r, h| {
+        h.calls[outcome as usize]
+            .get_or_init(|| {
+                let key = key(CALLS_TOTAL, [("function", function), ("outcome", outcome.label())]);
+                r.register_counter(&key, &METADATA)
+            })
+            .increment(1);
+        h.duration
+            .get_or_init(|| {
+                let key = key(CALL_DURATION_SECONDS, [("function", function)]);
+                r.register_histogram(&key, &METADATA)
+            })
+            .record(took.as_secs_f64());
     });
 }
 
 /// Counts one `count` of `function`.
 pub(super) fn count(function: &'static str, count: Count) {
-    with(function, |r, h| {
-        let name = match count {
-            Count::Retry => RETRIES_TOTAL,
-            Count::BudgetExhausted => RETRY_BUDGET_EXHAUSTED_TOTAL,
-            Count::Hedge => HEDGES_TOTAL,
+    with(function, None, |r, h| {
+        let (name, slot) = match count {
+            Count::Retry => (RETRIES_TOTAL, &h.retries),
+            Count::BudgetExhausted => (RETRY_BUDGET_EXHAUSTED_TOTAL, &h.budget_exhausted),
+            Count::Hedge => (HEDGES_TOTAL, &h.hedges),
         };
-        let slot = h.map(|h| match count {
-            Count::Retry => &h.retries,
-            Count::BudgetExhausted => &h.budget_exhausted,
-            Count::Hedge => &h.hedges,
-        });
-        counter(r, slot, || key(name, [("function", function)])).increment(1);
+        slot.get_or_init(|| r.register_counter(&key(name, [("function", function)]), &METADATA))
+            .increment(1);
     });
 }
 
-/// Changes the gauge `level` of `name` (a limiter's or a breaker's).
-pub(super) fn gauge(name: &'static str, level: Level, change: Change) {
-    with(name, |r, h| {
-        let (metric, label) = match level {
-            Level::InFlight => (LIMIT_IN_FLIGHT, "limiter"),
-            Level::Waiting => (LIMIT_WAITING, "limiter"),
-            Level::Circuit => (CIRCUIT_STATE, "function"),
-        };
-        let register = || r.register_gauge(&key(metric, [(label, name)]), &METADATA);
-        let apply = |g: &Gauge| match change {
-            Change::Add(d) => g.increment(d),
-            Change::Set(v) => g.set(v),
-        };
-        match h {
-            Some(h) => {
-                let slot = match level {
-                    Level::InFlight => &h.in_flight,
-                    Level::Waiting => &h.waiting,
-                    Level::Circuit => &h.circuit,
-                };
-                apply(slot.get_or_init(register));
-            }
-            None => apply(&register()),
-        }
+/// Sets the breaker state gauge of `name`.
+pub(super) fn circuit(name: &'static str, state: f64) {
+    with(name, None, |r, h| {
+        h.circuit
+            .get_or_init(|| r.register_gauge(&key(CIRCUIT_STATE, [("function", name)]), &METADATA))
+            .set(state);
     });
+}
+
+/// Adds one to the limiter gauge `level` of `name`, and returns the handles that hold
+/// it, to take the one away again from the same gauge.
+pub(super) fn enter(name: &'static str, level: Level) -> Option<&'static Handles> {
+    let mut entered = None;
+    with(name, None, |r, h| {
+        let metric = match level {
+            Level::InFlight => LIMIT_IN_FLIGHT,
+            Level::Waiting => LIMIT_WAITING,
+        };
+        h.gauge(level)
+            .get_or_init(|| r.register_gauge(&key(metric, [("limiter", name)]), &METADATA))
+            .increment(1.0);
+        entered = Some(h);
+    });
+    entered
+}
+
+/// Takes away what [`enter`] added.
+pub(super) fn leave(h: &'static Handles, level: Level) {
+    if let Some(gauge) = h.gauge(level).get() {
+        gauge.decrement(1.0);
+    }
 }
 
 fn key<const N: usize>(name: &'static str, labels: [(&'static str, &'static str); N]) -> Key {
     Key::from_parts(name, labels.map(|(k, v)| Label::new(k, v)).to_vec())
 }
 
-/// A counter's handle: kept in `slot`, or registered for this one use.
-fn counter<'a>(
-    r: &dyn Recorder,
-    slot: Option<&'a OnceLock<Counter>>,
-    key: impl FnOnce() -> Key,
-) -> CounterRef<'a> {
-    match slot {
-        Some(slot) => CounterRef::Kept(slot.get_or_init(|| r.register_counter(&key(), &METADATA))),
-        None => CounterRef::Once(r.register_counter(&key(), &METADATA)),
-    }
-}
-
-enum CounterRef<'a> {
-    Kept(&'a Counter),
-    Once(Counter),
-}
-
-impl CounterRef<'_> {
-    fn increment(&self, by: u64) {
-        match self {
-            CounterRef::Kept(c) => c.increment(by),
-            CounterRef::Once(c) => c.increment(by),
-        }
-    }
-}
-
-fn histogram(r: &dyn Recorder, function: &'static str) -> Histogram {
-    r.register_histogram(&key(CALL_DURATION_SECONDS, [("function", function)]), &METADATA)
-}
-
 /// Every handle steadfast may need for one name (a function's, a limiter's or a
 /// breaker's) and one recorder, each registered the first time it is used, so that
-/// the recorder only ever shows the series a name has.
-struct Handles {
-    name: &'static str,
+/// the recorder only ever shows the series a name has. Made once, never freed.
+pub(super) struct Handles {
+    pub(super) name: &'static str,
     recorder: usize,
     calls: [OnceLock<Counter>; 6],
     duration: OnceLock<Histogram>,
@@ -172,13 +162,13 @@ struct Handles {
     circuit: OnceLock<Gauge>,
 }
 
-/// Names (with their recorder) whose handles are kept. Past that many, handles are
-/// registered at each use (correct, but that allocates).
-const SLOTS: usize = 512;
+/// How many names (with their recorder) have handles. Past that many, the calls of
+/// further names are not recorded (one ERROR event says so).
+const SLOTS: usize = 8192;
 /// How far a name's entry may be from its hash.
-const PROBES: usize = 16;
+const PROBES: usize = 64;
 
-static TABLE: [OnceLock<Handles>; SLOTS] = [const { OnceLock::new() }; SLOTS];
+static TABLE: [OnceLock<&'static Handles>; SLOTS] = [const { OnceLock::new() }; SLOTS];
 
 impl Handles {
     fn new(name: &'static str, recorder: usize) -> Self {
@@ -196,6 +186,13 @@ impl Handles {
         }
     }
 
+    fn gauge(&self, level: Level) -> &OnceLock<Gauge> {
+        match level {
+            Level::InFlight => &self.in_flight,
+            Level::Waiting => &self.waiting,
+        }
+    }
+
     /// The same name is the same string in memory (the `&'static str` the expansion
     /// or the static holds): compared by address, never by content. Two copies of a
     /// name take two entries and report the same series.
@@ -210,10 +207,26 @@ impl Handles {
         let hash = (name.as_ptr() as usize ^ name.len().rotate_left(17) ^ recorder.rotate_left(32))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
         let start = hash >> (usize::BITS - SLOTS.trailing_zeros());
-        (0..PROBES).map(|i| &TABLE[(start + i) % SLOTS]).find_map(|slot| {
-            let entry = slot.get_or_init(|| Handles::new(name, recorder));
+        let found = (0..PROBES).map(|i| &TABLE[(start + i) % SLOTS]).find_map(|slot| {
+            let entry = *slot.get_or_init(|| Box::leak(Box::new(Handles::new(name, recorder))));
             entry.is(name, recorder).then_some(entry)
-        })
+        });
+        if found.is_none() {
+            full(name);
+        }
+        found
+    }
+}
+
+#[cold]
+fn full(name: &'static str) {
+    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!(
+            target: "steadfast",
+            function = name,
+            "metrics: no room for the handles of more names; this one and later ones are not recorded",
+        );
     }
 }
 
