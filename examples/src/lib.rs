@@ -4,6 +4,7 @@
 pub mod from_nodejs {}
 
 pub mod crawler;
+pub mod metrics;
 pub mod retry_http;
 pub mod service;
 pub mod shared_pool;
