@@ -9,4 +9,5 @@ pub mod retry_http;
 pub mod service;
 pub mod shared_pool;
 pub mod shutdown;
+pub mod timeline;
 pub mod tour;

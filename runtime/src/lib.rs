@@ -129,6 +129,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `backoff` | `#[retry(policy = ..)]` with any `backoff::backoff::Backoff`, and the re-export `steadfast::backoff`; off by default (the `backoff` crate is unmaintained, RUSTSEC-2025-0012) |
+//! | `metrics` | records calls by outcome, durations, retries, hedges, limiter gauges and the breaker's state through the `metrics` facade: see the module `steadfast::metrics` (documented with the feature) for every metric and its labels; off by default |
 //!
 //! # Stability
 //!

@@ -1,7 +1,7 @@
 //! What steadfast records through the [`metrics`](https://docs.rs/metrics) facade
-//! (feature `metrics`): the call sites of the runtime call the small functions below at
-//! the outcome points of each attribute; without the feature they are empty and inline
-//! to nothing.
+//! (feature `metrics`): nothing until the application installs a recorder (an
+//! exporter for Prometheus, OpenTelemetry, StatsD…), then this for every annotated
+//! function:
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -13,13 +13,43 @@
 //! | `steadfast_limit_in_flight`, `steadfast_limit_waiting` | gauges | `limiter` |
 //! | `steadfast_circuit_state` | gauge: 0 closed, 1 half-open, 2 open | `function` |
 //!
-//! How a call's outcome is found: the annotated function counts itself once, when its
-//! outermost layer returns ([`call_start`]/[`call_end`], emitted by the macro around
-//! the whole stack). An `Err` is an `error` unless a layer of this call produced it:
-//! the conversions of `__private` (`on_timeout`, `on_rejected`, `on_circuit_open`,
-//! `on_panic`) [`mark`] the current thread, and the mark is read back by `call_end` in
-//! the same poll (nothing awaits between an error leaving a layer and the call
-//! returning, except where a retry sleeps or a hedge races on: both [`forget`] it).
+//! A call is counted once, with the outcome of the whole stack: `#[retry]
+//! #[timeout]` whose first attempt timed out and whose second answered is one `ok`
+//! call and one retry. An `Err` counts as `timeout`, `rejected`, `circuit_open` or
+//! `panic` when a layer of that call produced it, as `error` otherwise; a panic that
+//! unwinds through the call counts as `panic`; a cancelled call counts nothing. A
+//! shared [`Limiter`](crate::Limiter) or [`Breaker`](crate::Breaker) reports under its
+//! `name(..)`, others under the function's name. The README's "Metrics" section has
+//! the details and a sample scrape.
+//!
+//! ```
+//! use steadfast::{metrics, retry};
+//!
+//! #[retry(attempts = 3, delay = 10ms)]
+//! async fn fetch() -> Result<u32, std::io::Error> { Ok(7) }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // After installing a recorder (an exporter's `install()`), optionally:
+//! metrics::describe();
+//! // ... `steadfast_calls_total{function="fetch",outcome="ok"}` counts this call:
+//! assert_eq!(fetch().await.unwrap(), 7);
+//! assert_eq!(metrics::CALLS_TOTAL, "steadfast_calls_total");
+//! # }
+//! ```
+
+// How it is recorded: the runtime calls the small functions below at the outcome
+// points of each attribute; without the feature they are empty and inline to nothing.
+//
+// How a call's outcome is found: the annotated function counts itself once, when its
+// outermost layer returns (`call_start`/`call_end`, emitted by the macro around the
+// whole stack). An `Err` is an `error` unless a layer of this call produced it: the
+// conversions of `__private` (`on_timeout`, `on_rejected`, `on_circuit_open`,
+// `on_panic`) `mark` the current thread, and `call_end` reads the mark back in the
+// same poll (nothing awaits between an error leaving a layer and the call returning,
+// except where a retry sleeps or a hedge races on: both `forget` it first).
+//
+// Handles: see `recorder.rs`.
 
 #[cfg(feature = "metrics")]
 mod recorder;
