@@ -202,6 +202,7 @@ where
                     restarted = true;
                 }
                 if restarted {
+                    crate::metrics::forget(); // the new attempt races on
                     continue;
                 }
                 if this.first.is_none() && this.extra.is_empty() {
