@@ -4,10 +4,11 @@
 //! stalls and throttles on a fixed, seeded schedule, then calls it through functions
 //! carrying `#[retry]`, `#[timeout]`, `#[error_boundary]` and `#[limit]`. The log shows
 //! every retry with its delay, every timeout and rejection, and the error boundaries'
-//! reports; a summary table ends it.
+//! reports; a summary table and a per-call timeline end it.
 
 use std::sync::Arc;
 
+use steadfast_examples::timeline;
 use steadfast_examples::tour::{CountingLayer, Counts, TourConfig, quiet_demo_panic, run};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
@@ -35,7 +36,7 @@ async fn main() -> std::io::Result<()> {
     println!(
         "steadfast tour: an inventory service that fails, stalls and throttles on a seeded schedule\n"
     );
-    let summary = run(TourConfig::full(), counts).await?;
+    let summary = run(TourConfig::full(), counts.clone()).await?;
     println!();
     for (id, stock) in &summary.stock {
         match stock {
@@ -43,6 +44,7 @@ async fn main() -> std::io::Result<()> {
             None => println!("  item {id:>2}: failed"),
         }
     }
-    println!("\n{summary}");
+    println!("\n{summary}\n");
+    println!("{}", counts.timeline.render(72, timeline::colour_wanted()));
     Ok(())
 }

@@ -7,10 +7,12 @@ pub mod from_nodejs {}
 pub mod migrating {}
 
 pub mod crawler;
-pub mod nginx;
 pub mod fleet;
+pub mod metrics;
+pub mod nginx;
 pub mod retry_http;
 pub mod service;
 pub mod shared_pool;
 pub mod shutdown;
+pub mod timeline;
 pub mod tour;

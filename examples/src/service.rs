@@ -277,6 +277,7 @@ impl Api {
     /// `GET {base}{path}`: the body on 200, an [`ApiError`] otherwise (429 carries
     /// its Retry-After).
     pub async fn get(&self, path: &str) -> Result<String, ApiError> {
+        crate::timeline::mark(crate::timeline::Mark::Attempt);
         let response = self.http.get(format!("{}{path}", self.base)).send().await?;
         match response.status().as_u16() {
             200 => Ok(response.text().await?),

@@ -13,6 +13,7 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
 use crate::service::{Api, ApiError, Plan, Service};
+use crate::timeline::{self, Timeline};
 
 /// Checks an item's stock: transient failures are retried with exponential backoff
 /// (honouring a 429's Retry-After); each attempt waits for one of 4 slots (at most 10
@@ -133,6 +134,8 @@ pub struct Counts {
     pub rejections: AtomicUsize,
     /// Errors logged by `#[error_boundary]`.
     pub boundary_errors: AtomicUsize,
+    /// Every call, mark by mark, for the picture under the summary.
+    pub timeline: Timeline,
 }
 
 /// The layer that fills [`Counts`].
@@ -152,6 +155,7 @@ impl<S: Subscriber> Layer<S> for CountingLayer {
         }
         let mut names = Vec::new();
         event.record(&mut Has(&mut names));
+        timeline::mark_event(&names, *event.metadata().level());
         let counter = if names.contains(&"delay_ms") {
             &self.0.retries
         } else if names.contains(&"timeout_ms") {
@@ -221,17 +225,18 @@ pub async fn run(config: TourConfig, counts: Arc<Counts>) -> std::io::Result<Sum
     // Every item at once: the limit spaces them, the retries absorb the failures.
     let mut checks = tokio::task::JoinSet::new();
     for &id in &config.items {
-        let api = api.clone();
-        checks.spawn(async move { (id, stock(&api, id).await.ok()) });
+        let (api, row) = (api.clone(), counts.timeline.row(format!("stock {id}")));
+        checks.spawn(async move { (id, row.record(stock(&api, id)).await.ok()) });
     }
     // A burst of priority lookups while the checks run: two get through, the rest
     // are shed at once.
     let mut lookups = tokio::task::JoinSet::new();
     for page in 0..config.priority_calls {
-        let api = api.clone();
-        lookups.spawn(async move { priority(&api, page).await });
+        let (api, row) = (api.clone(), counts.timeline.row(format!("priority {page}")));
+        lookups.spawn(async move { row.record(priority(&api, page)).await });
     }
-    let panics_caught = match report(&api, config.report_item).await {
+    let row = counts.timeline.row(format!("report {}", config.report_item));
+    let panics_caught = match row.record(report(&api, config.report_item)).await {
         Err(ApiError::Panicked(_)) => 1,
         _ => 0,
     };

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast_examples::service::{Plan, Step};
+use steadfast_examples::timeline::Mark::{self, *};
 use steadfast_examples::tour::{self, CountingLayer, Counts, Summary, TourConfig};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -41,7 +42,7 @@ async fn the_tour_sums_up_what_happened() {
         priority_calls: 6,
         page_delay: Duration::from_millis(300),
     };
-    let summary = tour::run(config, counts).await.unwrap();
+    let summary = tour::run(config, counts.clone()).await.unwrap();
     let expected = Summary {
         calls: 5 + 6 + 1,
         // items: 2 + 2 + 2 + 1 + 1, the report 1, two priority pages
@@ -58,6 +59,56 @@ async fn the_tour_sums_up_what_happened() {
     assert_eq!(summary, expected);
     // Item 3 waited for the server's Retry-After of 1 s.
     assert!(summary.wall >= Duration::from_secs(1));
+
+    // The timeline: a row per call, in the order they were made, each as the plan says.
+    let calls = counts.timeline.calls();
+    let rows: Vec<(String, Vec<Mark>)> =
+        calls.iter().map(|c| (c.label.clone(), c.kinds())).collect();
+    let row = |label: &str, marks: &[Mark]| (label.to_owned(), marks.to_vec());
+    assert_eq!(
+        rows[..5],
+        [
+            row("stock 1", &[Attempt, Retry, Attempt, Ok]), // 503, then answered
+            row("stock 2", &[Attempt, Timeout, Retry, Attempt, Ok]), // stalled past 400 ms
+            row("stock 3", &[Attempt, Retry, Attempt, Ok]), // 429, Retry-After 1 s
+            row("stock 4", &[Attempt, Failed]),             // 404: not retried
+            row("stock 5", &[Attempt, Ok]),
+        ]
+    );
+    // Two priority lookups got a slot; four were shed without an attempt.
+    let mut priority: Vec<Vec<Mark>> = rows[5..11].iter().map(|(_, m)| m.clone()).collect();
+    assert!(rows[5..11].iter().all(|(label, _)| label.starts_with("priority ")));
+    priority.sort();
+    assert_eq!(
+        priority,
+        [
+            vec![Attempt, Ok],
+            vec![Attempt, Ok],
+            vec![Rejected, Failed],
+            vec![Rejected, Failed],
+            vec![Rejected, Failed],
+            vec![Rejected, Failed]
+        ]
+    );
+    assert_eq!(rows[11], row("report 99", &[Attempt, Failed])); // the parser's panic, caught
+    assert_eq!(rows.len(), 12);
+    // The picture shows every mark of every row, in order, and no colour when asked.
+    let picture = counts.timeline.render(60, false);
+    assert!(!picture.contains('\x1b'));
+    let drawn: Vec<Vec<Mark>> = picture
+        .lines()
+        .take(rows.len())
+        .map(|line| line.chars().filter_map(Mark::of_glyph).collect())
+        .collect();
+    assert_eq!(drawn, rows.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>());
+    // Time runs left to right: item 3's second attempt (after the 1 s Retry-After)
+    // is drawn right of item 1's (after 100 ms).
+    let column = |label: &str, nth: usize| {
+        let line = picture.lines().find(|l| l.starts_with(label)).unwrap();
+        let body: Vec<char> = line.chars().skip_while(|c| *c != '│').collect();
+        body.iter().enumerate().filter(|(_, c)| **c == Attempt.glyph()).nth(nth).unwrap().0
+    };
+    assert!(column("stock 3", 1) > column("stock 1", 1) + 20, "{picture}");
 
     // The demo panic was reported in one line by the tour's hook, and never reached
     // the previous hook.

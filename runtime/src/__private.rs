@@ -13,6 +13,14 @@ pub use crate::limit::{
     KeyCopy, KeyedAcquire, KeyedSite, LimitKey, key_copy, limit, limit_keyed,
     limit_keyed_or_reject, limit_or_reject, limit_per_key, limit_per_key_or_reject,
 };
+// Around the whole stack: counts the call once, by outcome (feature `metrics`).
+pub use crate::metrics::{CallStart, Ended, EndedOther, EndedResult, call_end, call_start};
+use crate::metrics::{Outcome as Counted, mark};
+
+/// What the `metrics` feature adds to an annotated function's future at most: the
+/// call's start (16 bytes) and a limiter's place in its gauges (8); 0 without it. For
+/// the future-size tests, which run with whatever features the build unified.
+pub const METRICS_FUTURE_BYTES: usize = if cfg!(feature = "metrics") { 24 } else { 0 };
 #[cfg(feature = "backoff")]
 pub use crate::retry::BackoffState;
 pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint, sleep};
@@ -113,6 +121,7 @@ pub fn on_timeout<O: Outcome>(error: TimedOut) -> O
 where
     O::Error: FromTimedOut,
 {
+    mark(Counted::Timeout);
     O::from_error(O::Error::from_timed_out(error))
 }
 
@@ -122,6 +131,7 @@ pub fn on_rejected<O: Outcome>(error: Rejected) -> O
 where
     O::Error: FromRejected,
 {
+    mark(Counted::Rejected);
     O::from_error(O::Error::from_rejected(error))
 }
 
@@ -131,6 +141,7 @@ pub fn on_panic<O: Outcome>(error: Panicked) -> O
 where
     O::Error: FromPanicked,
 {
+    mark(Counted::Panic);
     O::from_error(O::Error::from_panicked(error))
 }
 
@@ -362,6 +373,7 @@ pub fn on_circuit_open<O: Outcome>(error: CircuitOpen) -> O
 where
     O::Error: FromCircuitOpen,
 {
+    mark(Counted::CircuitOpen);
     O::from_error(O::Error::from_circuit_open(error))
 }
 

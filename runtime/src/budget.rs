@@ -251,6 +251,7 @@ impl fmt::Debug for RetryBudget {
 #[doc(hidden)]
 #[cold]
 pub fn budget_exhausted(function: &'static str, attempt: u32) {
+    crate::metrics::budget_exhausted(function);
     tracing::warn!(target: "steadfast", function, attempt, "retry budget exhausted");
 }
 

@@ -131,6 +131,7 @@
 //! |---|---|
 //! | `backoff` | `#[retry(policy = ..)]` with any `backoff::backoff::Backoff`, and the re-export `steadfast::backoff`; off by default (the `backoff` crate is unmaintained, RUSTSEC-2025-0012) |
 //! | `redis` | [`redis::RedisLimiter`]: one limit for every replica of a service, kept in Redis (`#[limit(using = self.fleet)]`); off by default |
+//! | `metrics` | records calls by outcome, durations, retries, hedges, limiter gauges and the breaker's state through the `metrics` facade: see the module `steadfast::metrics` (documented with the feature) for every metric and its labels; off by default |
 //!
 //! # Stability
 //!
@@ -154,6 +155,12 @@ mod limit;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[allow(dead_code)]
+mod metrics;
 mod retry;
 mod timeout;
 

@@ -130,3 +130,12 @@ impl From<steadfast::Panicked> for Failure {
         Failure
     }
 }
+
+impl From<steadfast::CircuitOpen> for Failure {
+    fn from(_: steadfast::CircuitOpen) -> Self {
+        Failure
+    }
+}
+
+#[cfg(feature = "metrics")]
+pub mod metrics;

@@ -147,6 +147,7 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
             .iter()
             .any(|a| matches!(a, FnArg::Typed(t) if retry::has_mut_binding(&t.pat)));
     let allow_mut = mut_args.then(|| quote!(#[allow(unused_mut)]));
+    let block = counted(&cx, block);
     quote! {
         #(#attrs)*
         #allow_mut
@@ -189,6 +190,32 @@ fn reborrow_self(sig: &Signature, body: &TokenStream) -> TokenStream {
         i += 1;
     }
     out
+}
+
+// Input: BLOCK, the whole stack.
+//
+// Output (the call counted once, by outcome; nothing without the `metrics` feature):
+//     let __steadfast_call = ::steadfast::__private::call_start("f");
+//     let __steadfast_out = { BLOCK };
+//     ::steadfast::__private::call_end(__steadfast_call, (&::steadfast::__private::Ended(&__steadfast_out)).steadfast_failed());
+//     __steadfast_out
+fn counted(cx: &Context, block: TokenStream) -> TokenStream {
+    let name = &cx.name;
+    let call = local("call");
+    let out = local("out");
+    // Whether the output is an `Err`, by autoref specialisation: any return type works
+    // (`#[limit]` without `wait` needs no `Result`).
+    quote! {
+        let #call = ::steadfast::__private::call_start(#name);
+        let #out = { #block };
+        #[allow(unused_imports)]
+        use ::steadfast::__private::{EndedOther as _, EndedResult as _};
+        ::steadfast::__private::call_end(
+            #call,
+            (&::steadfast::__private::Ended(&#out)).steadfast_failed(),
+        );
+        #out
+    }
 }
 
 /// An unreachable `return` of the declared type, so that `?` and early `return` in

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::window::{BUCKETS, Counts, bucket_of, duration_nanos};
 use super::{Breaker, BreakerState};
 use crate::CircuitOpen;
+use crate::metrics::Circuit;
 
 /// Kinds in the low two bits of the state word.
 pub(super) const CLOSED: u64 = 0;
@@ -112,6 +113,7 @@ impl Breaker {
                 let half_open = next(word, HALF_OPEN);
                 self.state.store(half_open, Ordering::Release);
                 tracing::info!(target: "steadfast", function, "circuit half-open: letting trial calls through");
+                self.report(function, Circuit::HalfOpen);
                 half_open
             }
             _ => word,
@@ -196,6 +198,7 @@ impl Breaker {
             return; // another call tripped it first
         }
         self.open(word, now);
+        self.report(function, Circuit::Open);
         tracing::warn!(
             target: "steadfast",
             function,
@@ -222,6 +225,7 @@ impl Breaker {
         if failed {
             let calls = trials.succeeded + 1;
             self.open(ticket.word, now);
+            self.report(function, Circuit::Open);
             tracing::warn!(
                 target: "steadfast",
                 function,
@@ -234,6 +238,7 @@ impl Breaker {
         trials.succeeded += 1;
         if trials.succeeded >= self.config.half_open_calls {
             self.close(ticket.word);
+            self.report(function, Circuit::Closed);
             tracing::info!(target: "steadfast", function, "circuit closed: the trial calls succeeded");
         }
     }
@@ -259,6 +264,7 @@ impl Breaker {
         let word = self.state.load(Ordering::Acquire);
         self.open_until.store(u64::MAX, Ordering::Release);
         self.state.store(next(word, ISOLATED), Ordering::Release);
+        self.report("", Circuit::Open);
         tracing::info!(target: "steadfast", function = self.config.name, "circuit isolated: held open until reset");
     }
 
@@ -266,6 +272,7 @@ impl Breaker {
         let _trials = self.lock();
         let word = self.state.load(Ordering::Acquire);
         self.close(word);
+        self.report("", Circuit::Closed);
         if kind(word) != CLOSED {
             tracing::info!(target: "steadfast", function = self.config.name, "circuit closed: reset");
         }
@@ -284,6 +291,17 @@ impl Breaker {
                     BreakerState::HalfOpen
                 }
             }
+        }
+    }
+
+    /// The `steadfast_circuit_state` gauge (feature `metrics`): under the breaker's
+    /// [`name`](Breaker::name) if it has one (a shared breaker), else under the
+    /// function's; `isolate`/`reset` of an unnamed breaker name no function.
+    #[inline]
+    fn report(&self, function: &'static str, state: Circuit) {
+        let name = if self.config.name.is_empty() { function } else { self.config.name };
+        if !name.is_empty() {
+            crate::metrics::circuit(name, state);
         }
     }
 

@@ -235,11 +235,13 @@ where
                     restarted = true;
                 }
                 if restarted {
+                    crate::metrics::forget(); // the new attempt races on
                     continue;
                 }
                 if this.first.is_none() && this.extra.is_empty() {
                     return Poll::Ready(Err(error));
                 }
+                crate::metrics::forget(); // the others race on
             }
             // Every attempt in flight is pending: is another one due?
             let Some(after) = *this.after else { return Poll::Pending };
@@ -274,6 +276,7 @@ where
     B: ?Sized,
 {
     *this.started += 1;
+    crate::metrics::hedged(this.site.name);
     let after = this.after.unwrap_or(Duration::ZERO);
     tracing::debug!(
         target: "steadfast",

@@ -19,6 +19,7 @@ use super::shared::Limit;
 use super::site::KeyedSite;
 use super::window::saturating_nanos;
 use crate::error::Rejected;
+use crate::metrics::{Held, IN_FLIGHT, WAITING};
 
 /// A caller that waited longer than this for its slot is reported at DEBUG level.
 const LONG_WAIT: Duration = Duration::from_secs(1);
@@ -187,11 +188,20 @@ pub fn key_copy<K: KeyCopy>(key: &K) -> K {
 #[doc(hidden)]
 pub trait DescribeLimit {
     fn describe_limit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+
+    /// The `limiter` label of the gauges, if the limiter has a name of its own.
+    fn label(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl<L: Limit + ?Sized> DescribeLimit for &L {
     fn describe_limit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         L::describe(self, f)
+    }
+
+    fn label(&self) -> Option<&'static str> {
+        L::label(self)
     }
 }
 
@@ -280,18 +290,19 @@ pin_project! {
     #[project = PhaseProj]
     #[doc(hidden)]
     pub enum Phase<A, P> {
-        Acquiring { #[pin] acquire: A },
+        Acquiring { #[pin] acquire: A, waiting: Held<WAITING> },
         // `None`: the limiter refused and the call runs without a slot (fails open), or
         // the call is over. Two variants only, so that the acquiring future's niche
-        // holds the tag.
-        Running { permit: Option<P> },
+        // holds the tag. `waiting` and `running`: the call's place in
+        // `steadfast_limit_waiting` and `steadfast_limit_in_flight` (feature `metrics`).
+        Running { permit: Option<P>, running: Held<IN_FLIGHT> },
     }
 }
 
 impl<L, A, P, F, R> Limited<L, A, P, F, R> {
     #[inline]
     fn new(limiter: L, function: &'static str, acquire: A, body: F, refused: R) -> Self {
-        let state = Phase::Acquiring { acquire };
+        let state = Phase::Acquiring { acquire, waiting: Held::none() };
         Limited { limiter, function, refused, since: 0, state, body }
     }
 }
@@ -308,11 +319,14 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        if let PhaseProj::Acquiring { acquire } = this.state.as_mut().project() {
+        if let PhaseProj::Acquiring { acquire, waiting } = this.state.as_mut().project() {
             let since = this.since;
             let acquired = match acquire.poll(cx) {
                 Poll::Ready(acquired) => acquired,
                 Poll::Pending => {
+                    if waiting.is_empty() {
+                        *waiting = Held::enter(label(&*this.limiter, this.function));
+                    }
                     // Only for the DEBUG event on a long wait: no clock read without it.
                     if *since == 0 && long_waits_are_reported() {
                         *since = now_nanos().max(1);
@@ -330,7 +344,7 @@ where
                 }
                 Err(rejected) => match this.refused.refused(rejected, this.function) {
                     Some(out) => {
-                        this.state.set(Phase::Running { permit: None });
+                        this.state.set(Phase::Running { permit: None, running: Held::none() });
                         return Poll::Ready(out);
                     }
                     None => None,
@@ -341,17 +355,18 @@ where
             // polled again once it is ready; if this one were, it would take a slot
             // again and poll the finished body, which a finished `async` block answers
             // with a panic, and the slot would be freed while unwinding.)
+            let running = Held::enter(label(&*this.limiter, this.function));
             if let Poll::Ready(out) = this.body.as_mut().poll(cx) {
-                drop(permit);
+                drop((permit, running));
                 return Poll::Ready(out);
             }
-            this.state.set(Phase::Running { permit });
+            this.state.set(Phase::Running { permit, running });
             return Poll::Pending;
         }
         // Running (a future is not polled again once it is ready).
         let out = std::task::ready!(this.body.poll(cx));
         // The slot is freed as soon as the body is done.
-        this.state.set(Phase::Running { permit: None });
+        this.state.set(Phase::Running { permit: None, running: Held::none() });
         Poll::Ready(out)
     }
 }
@@ -359,6 +374,12 @@ where
 /// Now, in nanoseconds since the rate limiters' origin (tokio's clock).
 fn now_nanos() -> u64 {
     saturating_nanos(Instant::now().saturating_duration_since(origin()))
+}
+
+/// The `limiter` label: the limiter's name, else the function's.
+#[inline]
+fn label<L: DescribeLimit>(limiter: &L, function: &'static str) -> &'static str {
+    limiter.label().unwrap_or(function)
 }
 
 /// Whether the DEBUG event about a long wait for a slot would be seen.

@@ -107,6 +107,8 @@ pub struct Limiter {
     in_flight: AtomicUsize,
     /// Callers waiting right now; only callers that do wait touch it.
     waiting: AtomicUsize,
+    /// The `limiter` label of its gauges (feature `metrics`); empty: the function's name.
+    pub(super) name: &'static str,
 }
 
 impl Limiter {
@@ -240,12 +242,12 @@ impl Limiter {
     /// ```
     #[must_use]
     pub const fn burst(self, burst: u32) -> Limiter {
-        let Limiter { concurrency, rate, in_flight, waiting } = self;
+        let Limiter { concurrency, rate, in_flight, waiting, name } = self;
         let Some(rate) = rate else {
             panic!("{}", InvalidLimit::new(Invalid::BurstWithoutRate).message())
         };
         match rate.with_burst(burst) {
-            Ok(rate) => Limiter { concurrency, rate: Some(rate), in_flight, waiting },
+            Ok(rate) => Limiter { concurrency, rate: Some(rate), in_flight, waiting, name },
             Err(invalid) => panic!("{}", invalid.message()),
         }
     }
@@ -357,7 +359,22 @@ impl Limiter {
     }
 
     const fn from_parts(concurrency: Option<Concurrency>, rate: Option<Rate>) -> Limiter {
-        Limiter { concurrency, rate, in_flight: AtomicUsize::new(0), waiting: AtomicUsize::new(0) }
+        let (in_flight, waiting) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        Limiter { concurrency, rate, in_flight, waiting, name: "" }
+    }
+
+    /// Names the limiter: the `limiter` label of `steadfast_limit_in_flight` and
+    /// `steadfast_limit_waiting` (feature `metrics`) for every function that shares it.
+    /// Unnamed, a limiter reports under the name of the function that calls through it
+    /// (right for the limiter of one function).
+    ///
+    /// ```
+    /// static DB: steadfast::Limiter = steadfast::Limiter::concurrency(10).name("DB");
+    /// # fn main() { let _ = &DB; }
+    /// ```
+    #[must_use]
+    pub const fn name(self, name: &'static str) -> Limiter {
+        Limiter { name, ..self }
     }
 
     /// Waits for a slot, as [`Limit::acquire`] does (so that no trait import is needed):
@@ -508,7 +525,11 @@ impl fmt::Display for Limiter {
 
 impl fmt::Debug for Limiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Limiter")
+        let mut debug = f.debug_struct("Limiter");
+        if !self.name.is_empty() {
+            debug.field("name", &self.name);
+        }
+        debug
             .field("concurrency", &self.concurrency_limit())
             .field("rate", &self.rate_limit())
             .field("burst", &self.burst_limit())

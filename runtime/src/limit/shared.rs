@@ -79,6 +79,12 @@ pub trait Limit {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(std::any::type_name::<Self>())
     }
+
+    /// The `limiter` label of the gauges (feature `metrics`); by default `None`: the
+    /// name of the function that calls through it.
+    fn label(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl Limit for Limiter {
@@ -101,6 +107,10 @@ impl Limit for Limiter {
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+
+    fn label(&self) -> Option<&'static str> {
+        Some(self.name).filter(|name| !name.is_empty())
     }
 }
 
@@ -181,6 +191,10 @@ impl<L: Limit + ?Sized> Limit for &L {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         L::describe(self, f)
     }
+
+    fn label(&self) -> Option<&'static str> {
+        L::label(self)
+    }
 }
 
 impl<L: Limit + ?Sized> Limit for Arc<L> {
@@ -198,5 +212,9 @@ impl<L: Limit + ?Sized> Limit for Arc<L> {
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         L::describe(self, f)
+    }
+
+    fn label(&self) -> Option<&'static str> {
+        L::label(self)
     }
 }

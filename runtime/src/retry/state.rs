@@ -181,6 +181,7 @@ impl<S: Started> RetryState<'_, S> {
         if let Some(level) = policy.level {
             log_retry(level, self.site.function, self.attempt, Some(max_attempts), delay, &error);
         }
+        crate::metrics::retried(self.site.function);
         self.attempt += 1;
         Some(delay)
     }
@@ -399,6 +400,7 @@ impl<B: backoff::backoff::Backoff> Attempts for BackoffState<B> {
         let delay = retry_after(error).unwrap_or(computed);
         // The policy decides when to stop: there is no `max_attempts` to log.
         log_retry(Level::WARN, self.function, self.attempt, None, delay, error);
+        crate::metrics::retried(self.function);
         self.attempt += 1;
         Some(delay)
     }

@@ -1,0 +1,76 @@
+//! The success path of each attribute with the `metrics` feature on and no recorder
+//! installed, against the same build without the feature: the same benchmarks, built
+//! twice, compared by criterion's baselines (a crate's features are fixed at compile
+//! time, so one binary cannot hold both builds).
+//!
+//! ```sh
+//! cargo bench -p steadfast-benches --bench metrics -- --warm-up-time 1 --measurement-time 3 --save-baseline metrics-off
+//! cargo bench -p steadfast-benches --bench metrics --features metrics -- --warm-up-time 1 --measurement-time 3 --baseline metrics-off
+//! ```
+//!
+//! The second run prints each benchmark's change against the first. `metrics/bare`
+//! (no steadfast code at all) is the control: its change is the noise between the two
+//! runs. See BENCHMARKS.md, "The `metrics` feature".
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use steadfast::{Breaker, CircuitOpen, Hedge};
+use steadfast_benches::{bare, bounded, limited, retried, stacked, timed};
+use tokio::runtime::Runtime;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime")
+}
+
+/// The same harness as the `success` bench: `iters` calls awaited one after the other.
+macro_rules! call {
+    ($group:expr, $rt:expr, $name:literal, |$x:ident, $n:ident| $call:expr) => {
+        $group.bench_function($name, |b| {
+            b.to_async(&$rt).iter_custom(|iters| async move {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let ($x, $n) = (black_box(&1_u64), black_box(2_u64));
+                    black_box($call).expect("success");
+                }
+                start.elapsed()
+            })
+        });
+    };
+}
+
+#[derive(Debug)]
+struct Open;
+
+impl From<CircuitOpen> for Open {
+    fn from(_: CircuitOpen) -> Self {
+        Open
+    }
+}
+
+static BREAKER: Breaker = Breaker::new().name("bench");
+static HEDGE: Hedge = Hedge::after(Duration::from_secs(1)).name("bench");
+
+fn success(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("metrics");
+    call!(group, rt, "bare", |x, n| bare(x, n).await);
+    call!(group, rt, "retry", |x, n| retried(x, n).await);
+    call!(group, rt, "timeout", |x, n| timed(x, n).await);
+    call!(group, rt, "error_boundary", |x, n| bounded(x, n).await);
+    call!(group, rt, "limit", |x, n| limited(x, n).await);
+    call!(group, rt, "stack", |x, n| stacked(x, n).await);
+    // The runtime halves of `#[circuit_breaker]` and `#[hedge]` (their attributes add
+    // the same call count as every attribute above).
+    call!(group, rt, "breaker (Breaker::run)", |x, n| {
+        BREAKER.run(async { Ok::<u64, Open>(*x + n) }).await
+    });
+    call!(group, rt, "hedge (Hedge::run)", |x, n| {
+        HEDGE.run(|| async { Ok::<u64, Open>(*x + n) }).await
+    });
+    group.finish();
+}
+
+criterion_group!(benches, success);
+criterion_main!(benches);
