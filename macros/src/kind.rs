@@ -7,7 +7,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::Attribute;
 
-use crate::args::{BoundaryArgs, LimitArgs, Parse, RetryArgs, TimeoutArgs};
+use crate::args::{BoundaryArgs, BreakerArgs, LimitArgs, Parse, RetryArgs, TimeoutArgs};
 use crate::errors::Errors;
 use crate::expand::Expand;
 use crate::valid::Validate;
@@ -19,6 +19,7 @@ pub enum Kind {
     Timeout,
     ErrorBoundary,
     Limit,
+    CircuitBreaker,
 }
 
 /// One layer of the stack with its arguments parsed: validated by `valid`, then
@@ -34,6 +35,7 @@ impl Kind {
         (Kind::Timeout, "timeout"),
         (Kind::ErrorBoundary, "error_boundary"),
         (Kind::Limit, "limit"),
+        (Kind::CircuitBreaker, "circuit_breaker"),
     ];
 
     /// Parses the attribute's argument tokens; see [`Parse::parse`].
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Timeout => layer::<TimeoutArgs>(args, span, errors),
             Kind::ErrorBoundary => layer::<BoundaryArgs>(args, span, errors),
             Kind::Limit => layer::<LimitArgs>(args, span, errors),
+            Kind::CircuitBreaker => layer::<BreakerArgs>(args, span, errors),
         }
     }
 

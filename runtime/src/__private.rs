@@ -243,7 +243,9 @@ impl<T, C: Fn(&T) -> T> KeptArg<T, C> {
 // ---------------------------------------------------------------- circuit breaker, retry budget
 
 pub use crate::breaker::BreakerCall;
-pub use crate::budget::{budget_exhausted, withdraw_retry};
+pub use crate::budget::{IsRetryBudget, budget_exhausted, budget_of, withdraw_retry};
+// A retry's decision beside its schedule: a refusal of the breaker below it, a budget.
+pub use crate::retry::Guard;
 pub use crate::{Breaker, CircuitOpen, RetryBudget};
 
 /// `E: From<CircuitOpen>`, with a message that says what to add.
@@ -262,6 +264,52 @@ impl<E: From<CircuitOpen>> FromCircuitOpen for E {
     fn from_circuit_open(error: CircuitOpen) -> Self {
         E::from(error)
     }
+}
+
+/// What `#[circuit_breaker(using = B)]` accepts: a [`Breaker`], or a reference or `Arc`
+/// to one.
+#[diagnostic::on_unimplemented(
+    message = "`#[circuit_breaker(using = ..)]` needs a `steadfast::Breaker`, not `{Self}`",
+    label = "not a `Breaker`",
+    note = "share one: `static PAYMENTS: steadfast::Breaker = steadfast::Breaker::new();` and `using = PAYMENTS`"
+)]
+pub trait IsBreaker {
+    /// The breaker.
+    fn breaker(&self) -> &Breaker;
+}
+
+impl IsBreaker for Breaker {
+    #[inline(always)]
+    fn breaker(&self) -> &Breaker {
+        self
+    }
+}
+
+impl<B: IsBreaker + ?Sized> IsBreaker for &B {
+    #[inline(always)]
+    fn breaker(&self) -> &Breaker {
+        (**self).breaker()
+    }
+}
+
+impl<B: IsBreaker + ?Sized> IsBreaker for std::sync::Arc<B> {
+    #[inline(always)]
+    fn breaker(&self) -> &Breaker {
+        (**self).breaker()
+    }
+}
+
+/// The breaker behind `#[circuit_breaker(using = B)]` (`B` is taken by reference).
+#[inline(always)]
+pub fn breaker_of<B: IsBreaker + ?Sized>(breaker: &B) -> &Breaker {
+    breaker.breaker()
+}
+
+/// The time until trial calls of a refusal, for the [`Guard`] of a `#[retry]` above
+/// the breaker.
+#[inline(always)]
+pub const fn refusal(open: &CircuitOpen) -> Option<::core::time::Duration> {
+    Some(open.retry_after())
 }
 
 /// `Err(E::from(circuit_open))` for the function's return type `O`.

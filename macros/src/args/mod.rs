@@ -6,17 +6,22 @@
 //! them are reported at once.
 
 mod boundary;
+mod breaker;
 mod limit;
 mod retry;
 mod timeout;
 
 pub use boundary::BoundaryArgs;
+pub use breaker::BreakerArgs;
 pub use limit::LimitArgs;
 pub use retry::RetryArgs;
 pub use timeout::TimeoutArgs;
 
 #[cfg(test)]
-pub use {boundary::KEYS as BOUNDARY_KEYS, limit::KEYS as LIMIT_KEYS, retry::KEYS as RETRY_KEYS};
+pub use {
+    boundary::KEYS as BOUNDARY_KEYS, breaker::KEYS as BREAKER_KEYS, limit::KEYS as LIMIT_KEYS,
+    retry::KEYS as RETRY_KEYS,
+};
 
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;

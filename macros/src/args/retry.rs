@@ -26,6 +26,7 @@ pub struct RetryArgs {
     pub when: Option<Arg<Expr>>,
     pub retry_after: Option<Arg<Expr>>,
     pub policy: Option<Arg<Expr>>,
+    pub budget: Option<Arg<Expr>>,
 }
 
 pub const KEYS: &[&str] = &[
@@ -39,6 +40,7 @@ pub const KEYS: &[&str] = &[
     "when",
     "retry_after",
     "policy",
+    "budget",
 ];
 
 impl Parse for RetryArgs {
@@ -60,6 +62,7 @@ impl Parse for RetryArgs {
                 "when" => set(&mut a.when, path, value(meta, errors), errors),
                 "retry_after" => set(&mut a.retry_after, path, value(meta, errors), errors),
                 "policy" => set(&mut a.policy, path, value(meta, errors), errors),
+                "budget" => set(&mut a.budget, path, value(meta, errors), errors),
                 _ => unknown(meta, "retry", KEYS, errors),
             }
         });

@@ -3,6 +3,7 @@
 //! (a file each) wraps the code of the layers below it, the body at the bottom.
 
 mod boundary;
+mod breaker;
 mod limit;
 mod retry;
 mod timeout;
@@ -23,6 +24,13 @@ pub trait Expand {
     /// Whether the layer runs the body more than once: each run then takes its own
     /// copy of the owned arguments, and the body borrows a by-value `self`.
     fn reruns_body(&self) -> bool {
+        false
+    }
+
+    /// Whether the layer can refuse a call without running the body (an open circuit
+    /// breaker): a layer above that reruns the body then hears of the refusal through
+    /// `Context::refused`.
+    fn refuses(&self) -> bool {
         false
     }
 }
@@ -57,6 +65,10 @@ pub struct Context<'a> {
     /// Where type errors about the return type point.
     pub ret_span: Span,
     pub sig: &'a Signature,
+    /// For a retry with a circuit breaker below it, and for that breaker: the local
+    /// (`Option<Duration>`, declared by the retry for each attempt) in which the
+    /// breaker puts the `retry_after` of a refusal.
+    pub refused: Option<Ident>,
 }
 
 /// A name for a generated local (or, in capitals, a `static`): `__steadfast_out`,
@@ -81,13 +93,14 @@ pub fn local(name: &str) -> Ident {
 // where each layer's part is shown in its own file.
 pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
     let Function { attrs, vis, sig, inner_attrs, body } = function;
-    let cx = Context {
+    let mut cx = Context {
         name: LitStr::new(&function.name(), sig.ident.span()),
         ret_span: match &sig.output {
             ReturnType::Type(_, ty) => ty.span(),
             ReturnType::Default => sig.ident.span(),
         },
         sig,
+        refused: None,
     };
     let reruns = layers.iter().any(|l| l.reruns_body());
 
@@ -103,7 +116,11 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
     let return_edge = return_edge(sig, cx.ret_span);
 
     let mut code = Code::Future(quote!(async #capture { #return_edge #body }));
-    for layer in layers.iter().rev() {
+    for (i, layer) in layers.iter().enumerate().rev() {
+        let (above, below) = (&layers[..i], &layers[i + 1..]);
+        let told = (layer.reruns_body() && below.iter().any(|l| l.refuses()))
+            || (layer.refuses() && above.iter().any(|l| l.reruns_body()));
+        cx.refused = told.then(|| local("refused"));
         code = layer.expand(&cx, code);
     }
     let block = code.block();
