@@ -13,7 +13,7 @@ use crate::args::BreakerArgs;
 //     async fn f() -> R { BODY }
 //
 // Output (INNER: the layers below, as a future; without `when`, the classifier is
-// `::steadfast::__private::every_error`):
+// `|__steadfast_out| ::steadfast::__private::every_error(__steadfast_out)`):
 //     match ::steadfast::__private::breaker_call(
 //         {
 //             static __STEADFAST_BREAKER: ::steadfast::__private::Breaker =
@@ -61,7 +61,9 @@ impl Expand for BreakerArgs {
                 let when = &when.value;
                 quote_spanned!(*ret_span=> |#out| ::steadfast::__private::error_when(#out, &(#when)))
             }
-            None => quote_spanned!(*ret_span=> ::steadfast::__private::every_error),
+            // A closure rather than the function itself: a non-`Result` return type is
+            // then reported once, at the return type.
+            None => quote_spanned!(*ret_span=> |#out| ::steadfast::__private::every_error(#out)),
         };
         let on_open = quote_spanned!(*ret_span=> ::steadfast::__private::on_circuit_open(#open));
         // A `#[retry]` above learns of the refusal (the error itself is the user's type).
