@@ -55,15 +55,19 @@ impl Expand for BreakerArgs {
         };
         let out = local("out");
         let open = local("open");
-        // At the return type: a non-`Result` return type is reported there.
+        // The classifier's path carries the return type's span, so that a non-`Result`
+        // return type is reported there, once; the closure's bars do not, so that lints
+        // (`redundant_closure`) see generated code.
         let failed = match &self.when {
             Some(when) => {
                 let when = &when.value;
-                quote_spanned!(*ret_span=> |#out| ::steadfast::__private::error_when(#out, &(#when)))
+                let classify = quote_spanned!(*ret_span=> ::steadfast::__private::error_when);
+                quote!(|#out| #classify(#out, &(#when)))
             }
-            // A closure rather than the function itself: a non-`Result` return type is
-            // then reported once, at the return type.
-            None => quote_spanned!(*ret_span=> |#out| ::steadfast::__private::every_error(#out)),
+            None => {
+                let classify = quote_spanned!(*ret_span=> ::steadfast::__private::every_error);
+                quote!(|#out| #classify(#out))
+            }
         };
         let on_open = quote_spanned!(*ret_span=> ::steadfast::__private::on_circuit_open(#open));
         // A `#[retry]` above learns of the refusal (the error itself is the user's type).
