@@ -58,15 +58,17 @@ impl Expand for BreakerArgs {
         // The classifier's path carries the return type's span, so that a non-`Result`
         // return type is reported there, once; the closure's bars do not, so that lints
         // (`redundant_closure`) see generated code.
+        // The output's name, too: the bound is reported at the argument of the call.
+        let output = syn::Ident::new("__steadfast_output", *ret_span);
         let failed = match &self.when {
             Some(when) => {
                 let when = &when.value;
                 let classify = quote_spanned!(*ret_span=> ::steadfast::__private::error_when);
-                quote!(|#out| #classify(#out, &(#when)))
+                quote!(|#output| #classify(#output, &(#when)))
             }
             None => {
                 let classify = quote_spanned!(*ret_span=> ::steadfast::__private::every_error);
-                quote!(|#out| #classify(#out))
+                quote!(|#output| #classify(#output))
             }
         };
         let on_open = quote_spanned!(*ret_span=> ::steadfast::__private::on_circuit_open(#open));
