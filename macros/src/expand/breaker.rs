@@ -13,7 +13,7 @@ use crate::args::BreakerArgs;
 //     async fn f() -> R { BODY }
 //
 // Output (INNER: the layers below, as a future; without `when`, the classifier is
-// `|__steadfast_out| ::steadfast::__private::every_error(__steadfast_out)`):
+// `|__steadfast_output| ::steadfast::__private::every_error(__steadfast_output)`):
 //     match ::steadfast::__private::breaker_call(
 //         {
 //             static __STEADFAST_BREAKER: ::steadfast::__private::Breaker =
@@ -21,7 +21,7 @@ use crate::args::BreakerArgs;
 //             &__STEADFAST_BREAKER
 //         },
 //         "f",
-//         |__steadfast_out| ::steadfast::__private::error_when(__steadfast_out, &(ApiError::is_outage)),
+//         |__steadfast_output| ::steadfast::__private::error_when(__steadfast_output, &(ApiError::is_outage)),
 //         INNER,
 //     )
 //     .await

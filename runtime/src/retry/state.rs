@@ -539,6 +539,38 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_guard_decides_last() {
+        let ms = Duration::from_millis;
+        let err: Result<(), &str> = Err("down");
+        let site = RetrySite::new(RetryPolicy::new().attempts(5).delay(ms(100)).jitter(0.0), "f");
+        let mut state = RetryState::untimed(&site);
+        // A refusal that ends before the next delay is retried; one that outlasts it is not.
+        let short = Guard::none().refused(Some(ms(100)));
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, short), Some(ms(100)));
+        let long = Guard::none().refused(Some(ms(201)));
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, long), None);
+        assert_eq!(state.attempt, 2, "a retry not made is not counted");
+
+        // The budget: one retry in it. Nothing is withdrawn for a retry another rule ends.
+        let budget = RetryBudget::new().ratio(0.0).min_per_second(1).window(Duration::from_secs(1));
+        let with_budget = Guard::none().budget(&budget);
+        let both = with_budget.refused(Some(Duration::MAX));
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, both), None);
+        assert_eq!(state.after_guarded(&err, |_| false, |_| None, with_budget), None);
+        assert_eq!(budget.available(), 1);
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, with_budget), Some(ms(200)));
+        assert_eq!(budget.available(), 0);
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, with_budget), None);
+        assert_eq!(state.attempt, 3);
+
+        // The policy's own budget is used when the guard has none.
+        static OWN: RetryBudget = RetryBudget::new().ratio(0.0).min_per_second(0);
+        let site = RetrySite::new(RetryPolicy::new().delay(Duration::ZERO).budget(&OWN), "g");
+        let mut state = RetryState::untimed(&site);
+        assert_eq!(state.after(&err, |_| true, |_| None), None, "an empty budget: no retry");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_zero_pause_arms_no_timer() {
         let start = Instant::now();
         for _ in 0..100 {
