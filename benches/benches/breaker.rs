@@ -1,14 +1,15 @@
 //! Circuit breakers and retry budgets, one criterion run:
 //!
-//! - `breaker_success`: the closed-state success path of `Breaker::run` (what
-//!   `#[circuit_breaker]` expands to) against the bare body, a hand-written atomic
+//! - `breaker_success`: the closed-state success path of `#[circuit_breaker]` (its own
+//!   breaker, and `using = STATIC`) and of `Breaker::run`, against the bare body, a hand-written atomic
 //!   counter, tower-resilience's `CircuitBreakerLayer` and failsafe's futures breaker,
 //!   each configured like the default breaker (50 % of at least 10 calls in a 30 s
 //!   time-based window, open for 15 s).
 //! - `storm_1000`: 1 000 calls of a dependency that is down, each retried up to 3 times
 //!   1 ms apart on a paused clock: without protection, with a `RetryBudget`, and with a
-//!   `Breaker` (refusals end the retry). The calls that reach the dependency are counted
-//!   and printed before the measurement.
+//!   `Breaker` (refusals end the retry), through `RetryPolicy` and through the
+//!   attributes (`#[retry(budget = ..)]`, `#[retry] #[circuit_breaker]`). The calls that
+//!   reach the dependency are counted and printed before the measurement.
 //!
 //! ```sh
 //! cargo bench -p steadfast-benches --bench breaker -- --warm-up-time 1 --measurement-time 3
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use failsafe::futures::CircuitBreaker as _;
-use steadfast::{Breaker, CircuitOpen, RetryBudget, RetryPolicy};
+use steadfast::{Breaker, CircuitOpen, RetryBudget, RetryPolicy, circuit_breaker, retry};
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceExt};
 use tower_resilience_circuitbreaker::{CircuitBreakerLayer, SlidingWindowType};
@@ -57,6 +58,19 @@ async fn body(x: &u64, n: u64) -> Out {
 // ---------------------------------------------------------------- breaker_success
 
 static BREAKER: Breaker = Breaker::new();
+static SHARED: Breaker = Breaker::new();
+
+/// The attribute with a breaker of its own (the defaults, as `Breaker::new()`).
+#[circuit_breaker]
+async fn attributed(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+/// The attribute with a shared `static`.
+#[circuit_breaker(using = SHARED)]
+async fn attributed_shared(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
 
 /// A hand-written breaker as one writes it without a library: an "open" flag and a
 /// count of consecutive failures, both atomics; no window, no time.
@@ -176,7 +190,9 @@ fn breaker_success(c: &mut Criterion) {
     let failsafe = &failsafe;
     let mut group = c.benchmark_group("breaker_success");
     call!(group, rt, "bare", |x, n| body(x, n).await);
-    call!(group, rt, "steadfast", |x, n| BREAKER.run(body(x, n)).await);
+    call!(group, rt, "steadfast #[circuit_breaker]", |x, n| attributed(x, n).await);
+    call!(group, rt, "steadfast #[circuit_breaker(using)]", |x, n| attributed_shared(x, n).await);
+    call!(group, rt, "steadfast Breaker::run", |x, n| BREAKER.run(body(x, n)).await);
     // The floor of any time-based window: one read of tokio's clock per call.
     call!(group, rt, "clock read", |x, n| {
         black_box(tokio::time::Instant::now());
@@ -200,11 +216,53 @@ enum Guard {
     Nothing,
     Budget,
     Breaker,
+    /// `#[retry(budget = ..)]`.
+    BudgetAttribute,
+    /// `#[retry] #[circuit_breaker(using = ..)]`.
+    BreakerAttribute,
+}
+
+/// A fresh budget and breaker for every storm, reached by the attributes through
+/// `self`.
+struct Dependency {
+    budget: RetryBudget,
+    breaker: Breaker,
+    reached: Cell<u32>,
+}
+
+impl Dependency {
+    #[retry(attempts = 4, delay = 1ms, jitter = 0, budget = self.budget)]
+    async fn budgeted(&self) -> Out {
+        self.reached.set(self.reached.get() + 1);
+        Err(Error::Down)
+    }
+
+    #[retry(attempts = 4, delay = 1ms, jitter = 0)]
+    #[circuit_breaker(using = self.breaker)]
+    async fn broken(&self) -> Out {
+        self.reached.set(self.reached.get() + 1);
+        Err(Error::Down)
+    }
 }
 
 /// 1 000 calls of a dependency that always fails, each with up to 4 attempts 1 ms
 /// apart, on a paused clock; returns the attempts that reached the dependency.
 async fn storm(guard: Guard) -> u32 {
+    if let Guard::BudgetAttribute | Guard::BreakerAttribute = guard {
+        let dep = Dependency {
+            budget: RetryBudget::new(),
+            breaker: Breaker::new(),
+            reached: Cell::new(0),
+        };
+        for _ in 0..CALLS {
+            let out = match guard {
+                Guard::BudgetAttribute => dep.budgeted().await,
+                _ => dep.broken().await,
+            };
+            black_box(out).expect_err("the dependency is down");
+        }
+        return dep.reached.get();
+    }
     let budget = RetryBudget::new();
     let breaker = Breaker::new();
     let reached = Cell::new(0_u32);
@@ -235,6 +293,7 @@ async fn storm(guard: Guard) -> u32 {
                             dependency.await
                         }
                         Guard::Breaker => breaker.run(dependency).await,
+                        Guard::BudgetAttribute | Guard::BreakerAttribute => unreachable!(),
                     }
                 }
             })
@@ -253,8 +312,13 @@ fn paused_runtime() -> Runtime {
 
 fn storm_1000(c: &mut Criterion) {
     let rt = paused_runtime();
-    let variants =
-        [("no protection", Guard::Nothing), ("budget", Guard::Budget), ("breaker", Guard::Breaker)];
+    let variants = [
+        ("no protection", Guard::Nothing),
+        ("budget", Guard::Budget),
+        ("breaker", Guard::Breaker),
+        ("#[retry(budget)]", Guard::BudgetAttribute),
+        ("#[retry] #[circuit_breaker]", Guard::BreakerAttribute),
+    ];
     for (name, guard) in variants {
         let reached = rt.block_on(storm(guard));
         println!("storm_1000/{name}: {reached} calls reached the dependency");
@@ -264,6 +328,8 @@ fn storm_1000(c: &mut Criterion) {
     assert_eq!(rt.block_on(storm(Guard::Budget)), 1_300);
     // Opens after 10 failed attempts (the third call's second); refusals are not retried.
     assert_eq!(rt.block_on(storm(Guard::Breaker)), 10);
+    assert_eq!(rt.block_on(storm(Guard::BudgetAttribute)), 1_300);
+    assert_eq!(rt.block_on(storm(Guard::BreakerAttribute)), 10);
 
     let mut group = c.benchmark_group("storm_1000");
     group.sample_size(10);

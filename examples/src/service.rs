@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use steadfast::{Panicked, Rejected, TimedOut};
+use steadfast::{CircuitOpen, Panicked, Rejected, TimedOut};
 
 /// What the service does for one request to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,12 @@ pub struct Stats {
     pub pages_in_flight: AtomicUsize,
     /// The most page requests served at once.
     pub pages_peak: AtomicUsize,
+    /// Requests to `/quotes/{n}`: the dependency that goes down and comes back.
+    pub quote_requests: AtomicUsize,
 }
+
+/// How many of the first requests to `/quotes/{n}` fail with 503: the outage.
+pub const QUOTE_OUTAGE: usize = 2;
 
 struct Shared {
     plan: Plan,
@@ -113,6 +118,7 @@ impl Service {
         let app = Router::new()
             .route("/items/{id}", get(item))
             .route("/pages/{n}", get(page))
+            .route("/quotes/{n}", get(quote))
             .with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -176,6 +182,15 @@ async fn page(State(shared): State<Arc<Shared>>, Path(n): Path<u32>) -> String {
     format!("page {n}")
 }
 
+/// `/quotes/{n}`: down (503) for its first [`QUOTE_OUTAGE`] requests, then up.
+async fn quote(State(shared): State<Arc<Shared>>, Path(n): Path<u32>) -> Response {
+    let nth = shared.stats.quote_requests.fetch_add(1, Ordering::SeqCst);
+    if nth < QUOTE_OUTAGE {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    (StatusCode::OK, format!("quote {n}")).into_response()
+}
+
 /// Everything a call to the service can fail with.
 #[derive(Debug)]
 pub enum ApiError {
@@ -191,6 +206,8 @@ pub enum ApiError {
     Rejected(Rejected),
     /// `#[error_boundary(catch_panic)]` caught a panic.
     Panicked(Panicked),
+    /// `#[circuit_breaker]` refused the call: the dependency is known to be down.
+    Open(CircuitOpen),
 }
 
 impl ApiError {
@@ -199,7 +216,7 @@ impl ApiError {
         match self {
             ApiError::Status(code) => *code >= 500,
             ApiError::Throttled(_) | ApiError::Transport(_) | ApiError::TimedOut(_) => true,
-            ApiError::Rejected(_) | ApiError::Panicked(_) => false,
+            ApiError::Rejected(_) | ApiError::Panicked(_) | ApiError::Open(_) => false,
         }
     }
 
@@ -221,6 +238,7 @@ impl fmt::Display for ApiError {
             ApiError::TimedOut(_) => f.write_str("no answer in time"),
             ApiError::Rejected(_) => f.write_str("shed by a full limit"),
             ApiError::Panicked(_) => f.write_str("the client code panicked"),
+            ApiError::Open(_) => f.write_str("refused: the dependency is down"),
         }
     }
 }
@@ -232,6 +250,7 @@ impl std::error::Error for ApiError {
             ApiError::TimedOut(e) => Some(e),
             ApiError::Rejected(e) => Some(e),
             ApiError::Panicked(e) => Some(e),
+            ApiError::Open(e) => Some(e),
             ApiError::Status(_) | ApiError::Throttled(_) => None,
         }
     }
@@ -252,6 +271,12 @@ impl From<TimedOut> for ApiError {
 impl From<Rejected> for ApiError {
     fn from(e: Rejected) -> Self {
         ApiError::Rejected(e)
+    }
+}
+
+impl From<CircuitOpen> for ApiError {
+    fn from(e: CircuitOpen) -> Self {
+        ApiError::Open(e)
     }
 }
 

@@ -1,5 +1,6 @@
-//! The core of `cargo run --example tour`: client functions carrying the four
-//! attributes against the demo service, and a summary of what happened, counted
+//! The core of `cargo run --example tour`: client functions carrying the
+//! attributes against the demo service (with a dependency that goes down and comes
+//! back, behind a circuit breaker), and a summary of what happened, counted
 //! from steadfast's own tracing events.
 
 use std::fmt;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use steadfast::{error_boundary, limit, retry, timeout};
+use steadfast::{circuit_breaker, error_boundary, limit, retry, timeout};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -48,6 +49,18 @@ pub async fn report(api: &Api, id: u32) -> Result<u32, ApiError> {
 #[limit(concurrency = 2, wait = 0ms)]
 pub async fn priority(api: &Api, page: u32) -> Result<String, ApiError> {
     api.get(&format!("/pages/{page}")).await
+}
+
+/// How long the quote breaker stays open before a trial call.
+pub const QUOTE_OPEN_FOR: Duration = Duration::from_millis(300);
+
+/// A quote from a dependency that goes down and comes back: two failed calls open the
+/// breaker, which then refuses calls at once (no request, no retry) until
+/// [`QUOTE_OPEN_FOR`] has passed and a trial call finds it up again.
+#[retry(attempts = 2, delay = 50ms, jitter = 0, when = ApiError::is_transient)]
+#[circuit_breaker(min_calls = 2, window = 10s, open_for = 300ms)]
+pub async fn quote(api: &Api, n: u32) -> Result<String, ApiError> {
+    api.get(&format!("/quotes/{n}")).await
 }
 
 /// `stock=N` → N. A deliberately trusting parser: it panics on anything else (with
@@ -136,6 +149,8 @@ pub struct Counts {
     pub boundary_errors: AtomicUsize,
     /// Every call, mark by mark, for the picture under the summary.
     pub timeline: Timeline,
+    /// Calls refused by an open breaker (`#[circuit_breaker]`'s DEBUG events).
+    pub refused: AtomicUsize,
 }
 
 /// The layer that fills [`Counts`].
@@ -165,6 +180,8 @@ impl<S: Subscriber> Layer<S> for CountingLayer {
             &self.0.rejections
         } else if names.contains(&"context") {
             &self.0.boundary_errors
+        } else if names.contains(&"retry_after_ms") {
+            &self.0.refused
         } else {
             return;
         };
@@ -189,6 +206,10 @@ pub struct Summary {
     pub panics_caught: usize,
     /// Errors logged by error boundaries.
     pub boundary_errors: usize,
+    /// Calls refused by an open circuit breaker, without a request.
+    pub refused: usize,
+    /// Whether the dependency that went down answered again (the breaker closed).
+    pub dependency_back: bool,
     /// Stock per item (`None` where the call failed), in item order.
     pub stock: Vec<(u32, Option<u32>)>,
     /// Wall time.
@@ -205,13 +226,14 @@ impl fmt::Display for Summary {
             ("rejections", self.rejections.to_string()),
             ("panics caught", self.panics_caught.to_string()),
             ("errors logged", self.boundary_errors.to_string()),
+            ("refused (open)", self.refused.to_string()),
             ("wall time", format!("{:.2?}", self.wall)),
         ];
-        writeln!(f, "┌───────────────┬──────────┐")?;
+        writeln!(f, "┌────────────────┬──────────┐")?;
         for (name, value) in rows {
-            writeln!(f, "│ {name:<13} │ {value:>8} │")?;
+            writeln!(f, "│ {name:<14} │ {value:>8} │")?;
         }
-        write!(f, "└───────────────┴──────────┘")
+        write!(f, "└────────────────┴──────────┘")
     }
 }
 
@@ -244,16 +266,30 @@ pub async fn run(config: TourConfig, counts: Arc<Counts>) -> std::io::Result<Sum
     stock.sort_unstable();
     lookups.join_all().await;
 
+    // A dependency that goes down and comes back. The first quote's two attempts fail
+    // and open the breaker; the next three are refused at once (no request, and the
+    // retry above does not sleep against it); after `open_for` the trial call finds
+    // the dependency up and closes the breaker.
+    let _ = quote(&api, 0).await;
+    for n in 1..=3 {
+        let _ = quote(&api, n).await;
+    }
+    tokio::time::sleep(QUOTE_OPEN_FOR).await;
+    let dependency_back = quote(&api, 4).await.is_ok();
+
     let stats = &service.stats;
     Ok(Summary {
-        calls: config.items.len() + config.priority_calls as usize + 1,
+        calls: config.items.len() + config.priority_calls as usize + 1 + 5,
         attempts: stats.item_requests.load(Ordering::SeqCst)
-            + stats.page_requests.load(Ordering::SeqCst),
+            + stats.page_requests.load(Ordering::SeqCst)
+            + stats.quote_requests.load(Ordering::SeqCst),
         retries: counts.retries.load(Ordering::Relaxed),
         timeouts: counts.timeouts.load(Ordering::Relaxed),
         rejections: counts.rejections.load(Ordering::Relaxed),
         panics_caught,
         boundary_errors: counts.boundary_errors.load(Ordering::Relaxed),
+        refused: counts.refused.load(Ordering::Relaxed),
+        dependency_back,
         stock,
         wall: started.elapsed(),
     })

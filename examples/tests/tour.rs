@@ -44,21 +44,28 @@ async fn the_tour_sums_up_what_happened() {
     };
     let summary = tour::run(config, counts.clone()).await.unwrap();
     let expected = Summary {
-        calls: 5 + 6 + 1,
-        // items: 2 + 2 + 2 + 1 + 1, the report 1, two priority pages
-        attempts: 8 + 1 + 2,
-        retries: 3,
+        // items, priority lookups, the report, and five quotes
+        calls: 5 + 6 + 1 + 5,
+        // items: 2 + 2 + 2 + 1 + 1, the report 1, two priority pages; quotes: the two
+        // failed attempts that open the breaker and the trial call, none while open
+        attempts: 8 + 1 + 2 + 3,
+        // items 1, 2, 3 and the first quote
+        retries: 3 + 1,
         timeouts: 1,
         rejections: 4,
         panics_caught: 1,
         // item 4's 404 and the report's caught panic
         boundary_errors: 2,
+        // three quotes while the dependency was known to be down
+        refused: 3,
+        dependency_back: true,
         stock: vec![(1, Some(7)), (2, Some(14)), (3, Some(21)), (4, None), (5, Some(35))],
         wall: summary.wall,
     };
     assert_eq!(summary, expected);
     // Item 3 waited for the server's Retry-After of 1 s.
     assert!(summary.wall >= Duration::from_secs(1));
+    assert!(summary.to_string().contains("│ refused (open) │        3 │"), "{summary}");
 
     // The timeline: a row per call, in the order they were made, each as the plan says.
     let calls = counts.timeline.calls();

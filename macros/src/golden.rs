@@ -165,6 +165,27 @@ fn golden_shared_keyed_limiter() {
     );
 }
 
+#[test]
+fn golden_circuit_breaker_under_retry() {
+    golden(
+        "circuit_breaker_under_retry",
+        Kind::Retry,
+        "attempts = 3, delay = 100ms, budget = API_RETRIES",
+        "#[circuit_breaker(failure_rate = 0.5, min_calls = 10, window = 30s, open_for = 15s, slow_call = 2s, when = ApiError::is_outage)]
+         async fn charge(&self, cents: u64) -> Result<Receipt, ApiError> { self.api.charge(cents).await }",
+    );
+}
+
+#[test]
+fn golden_shared_circuit_breaker() {
+    golden(
+        "shared_circuit_breaker",
+        Kind::CircuitBreaker,
+        "using = self.breaker",
+        "async fn get(&self) -> anyhow::Result<u8> { Ok(1) }",
+    );
+}
+
 /// Prints tokens one statement (or match arm) a line, blocks indented by four
 /// spaces, with the spacing rustfmt would mostly use. Joint punctuation (`::`, `=>`,
 /// `&&&`) is printed as one operator.

@@ -9,7 +9,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::Attribute;
 
-use crate::args::{BoundaryArgs, LimitArgs, Parse, RetryArgs, TimeoutArgs};
+use crate::args::{BoundaryArgs, BreakerArgs, LimitArgs, Parse, RetryArgs, TimeoutArgs};
 // #[hedge]
 use crate::args::HedgeArgs;
 use crate::errors::Errors;
@@ -25,6 +25,7 @@ pub enum Kind {
     Limit,
     // #[hedge]
     Hedge,
+    CircuitBreaker,
 }
 
 /// One layer of the stack with its arguments parsed: validated by `valid`, then
@@ -42,6 +43,7 @@ impl Kind {
         (Kind::Limit, "limit"),
         // #[hedge]
         (Kind::Hedge, "hedge"),
+        (Kind::CircuitBreaker, "circuit_breaker"),
     ];
 
     /// Parses the attribute's argument tokens; see [`Parse::parse`].
@@ -58,6 +60,7 @@ impl Kind {
             Kind::Limit => layer::<LimitArgs>(args, span, errors),
             // #[hedge]
             Kind::Hedge => layer::<HedgeArgs>(args, span, errors),
+            Kind::CircuitBreaker => layer::<BreakerArgs>(args, span, errors),
         }
     }
 

@@ -58,3 +58,11 @@ pub fn limit(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn hedge(args: TokenStream, item: TokenStream) -> TokenStream {
     stack::attribute(Kind::Hedge, args.into(), item.into()).into()
 }
+
+/// Stops calling a dependency that keeps failing: refuses calls with
+/// `Err(E::from(CircuitOpen))` for a while, then lets trial calls through.
+/// See `steadfast::circuit_breaker`.
+#[proc_macro_attribute]
+pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
+    stack::attribute(Kind::CircuitBreaker, args.into(), item.into()).into()
+}

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use proc_macro2::{TokenStream, TokenTree};
 use proptest::prelude::*;
 
-use crate::args::{BOUNDARY_KEYS, HEDGE_KEYS, LIMIT_KEYS, RETRY_KEYS};
+use crate::args::{BOUNDARY_KEYS, BREAKER_KEYS, HEDGE_KEYS, LIMIT_KEYS, RETRY_KEYS};
 use crate::kind::Kind;
 use crate::stack::attribute;
 
@@ -27,10 +27,12 @@ const ODD_KEYS: &[&str] = &[
     "Delay",
     "_",
     "ctx",
+    "failure_rat",
+    "min_call",
 ];
 
 fn key() -> impl Strategy<Value = &'static str> {
-    prop::sample::select([RETRY_KEYS, BOUNDARY_KEYS, LIMIT_KEYS, HEDGE_KEYS, ODD_KEYS].concat())
+    prop::sample::select([RETRY_KEYS, BOUNDARY_KEYS, LIMIT_KEYS, HEDGE_KEYS, BREAKER_KEYS, ODD_KEYS].concat())
 }
 
 const VALUES: &[&str] = &[

@@ -318,6 +318,25 @@ where
     state.after_with(result, when, retry_after, on_retry, schedule)
 }
 
+/// [`after_with`] with a [`Guard`]: `#[retry(schedule|on_retry, budget)]`, or a retry
+/// over a circuit breaker.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn after_with_guarded<O: Outcome, S: Started>(
+    state: &mut RetryState<'_, S>,
+    result: &O,
+    when: impl Fn(&O::Error) -> bool,
+    retry_after: impl Fn(&O::Error) -> Option<std::time::Duration>,
+    on_retry: impl Fn(&O::Error, &RetryInfo),
+    schedule: &mut impl Schedule,
+    guard: Guard<'_>,
+) -> Option<std::time::Duration>
+where
+    O::Error: Loggable,
+{
+    state.after_with_guarded(result, when, retry_after, on_retry, schedule, guard)
+}
+
 /// The delays of `schedule = EXPR`, one per retry.
 #[inline(always)]
 pub fn listed<I: IntoIterator<Item = std::time::Duration>>(schedule: I) -> Listed<I::IntoIter> {
@@ -346,7 +365,9 @@ pub fn attempt_number(state: &impl Attempts) -> u32 {
 // ---------------------------------------------------------------- circuit breaker, retry budget
 
 pub use crate::breaker::BreakerCall;
-pub use crate::budget::{budget_exhausted, withdraw_retry};
+pub use crate::budget::{IsRetryBudget, budget_exhausted, budget_of, withdraw_retry};
+// A retry's decision beside its schedule: a refusal of the breaker below it, a budget.
+pub use crate::retry::Guard;
 pub use crate::{Breaker, CircuitOpen, RetryBudget};
 
 /// `E: From<CircuitOpen>`, with a message that says what to add.
@@ -365,6 +386,52 @@ impl<E: From<CircuitOpen>> FromCircuitOpen for E {
     fn from_circuit_open(error: CircuitOpen) -> Self {
         E::from(error)
     }
+}
+
+/// What `#[circuit_breaker(using = B)]` accepts: a [`Breaker`], or a reference or `Arc`
+/// to one.
+#[diagnostic::on_unimplemented(
+    message = "`#[circuit_breaker(using = ..)]` needs a `steadfast::Breaker`, not `{Self}`",
+    label = "not a `Breaker`",
+    note = "share one: `static PAYMENTS: steadfast::Breaker = steadfast::Breaker::new();` and `using = PAYMENTS`"
+)]
+pub trait IsBreaker {
+    /// The breaker.
+    fn breaker(&self) -> &Breaker;
+}
+
+impl IsBreaker for Breaker {
+    #[inline(always)]
+    fn breaker(&self) -> &Breaker {
+        self
+    }
+}
+
+impl<B: IsBreaker + ?Sized> IsBreaker for &B {
+    #[inline(always)]
+    fn breaker(&self) -> &Breaker {
+        (**self).breaker()
+    }
+}
+
+impl<B: IsBreaker + ?Sized> IsBreaker for std::sync::Arc<B> {
+    #[inline(always)]
+    fn breaker(&self) -> &Breaker {
+        (**self).breaker()
+    }
+}
+
+/// The breaker behind `#[circuit_breaker(using = B)]` (`B` is taken by reference).
+#[inline(always)]
+pub fn breaker_of<B: IsBreaker + ?Sized>(breaker: &B) -> &Breaker {
+    breaker.breaker()
+}
+
+/// The time until trial calls of a refusal, for the [`Guard`] of a `#[retry]` above
+/// the breaker.
+#[inline(always)]
+pub const fn refusal(open: &CircuitOpen) -> Option<::core::time::Duration> {
+    Some(open.retry_after())
 }
 
 /// `Err(E::from(circuit_open))` for the function's return type `O`.

@@ -247,6 +247,63 @@ impl fmt::Debug for RetryBudget {
     }
 }
 
+/// A budget named by a [`RetryPolicy`](crate::RetryPolicy): compared by identity, so
+/// that the policy stays `Copy` and `PartialEq`.
+#[derive(Clone, Copy)]
+pub(crate) struct BudgetRef(pub(crate) &'static RetryBudget);
+
+impl PartialEq for BudgetRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl fmt::Debug for BudgetRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What `#[retry(budget = B)]` accepts: a [`RetryBudget`], or a reference or `Arc` to one.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`#[retry(budget = ..)]` needs a `steadfast::RetryBudget`, not `{Self}`",
+    label = "not a `RetryBudget`",
+    note = "share one: `static API_RETRIES: steadfast::RetryBudget = steadfast::RetryBudget::new();` and `budget = API_RETRIES`"
+)]
+pub trait IsRetryBudget {
+    /// The budget.
+    fn retry_budget(&self) -> &RetryBudget;
+}
+
+impl IsRetryBudget for RetryBudget {
+    #[inline(always)]
+    fn retry_budget(&self) -> &RetryBudget {
+        self
+    }
+}
+
+impl<B: IsRetryBudget + ?Sized> IsRetryBudget for &B {
+    #[inline(always)]
+    fn retry_budget(&self) -> &RetryBudget {
+        (**self).retry_budget()
+    }
+}
+
+impl<B: IsRetryBudget + ?Sized> IsRetryBudget for std::sync::Arc<B> {
+    #[inline(always)]
+    fn retry_budget(&self) -> &RetryBudget {
+        (**self).retry_budget()
+    }
+}
+
+/// The budget behind `#[retry(budget = B)]` (`B` is taken by reference).
+#[doc(hidden)]
+#[inline(always)]
+pub fn budget_of<B: IsRetryBudget + ?Sized>(budget: &B) -> &RetryBudget {
+    budget.retry_budget()
+}
+
 /// Reports a retry that was not made because `budget` was empty (a WARN event).
 #[doc(hidden)]
 #[cold]

@@ -1,5 +1,6 @@
-//! Resilience patterns for async functions, as attributes: retry with backoff,
-//! timeouts, error boundaries and concurrency/rate limits.
+//! Resilience patterns for async functions, as attributes: retry with backoff (and
+//! retry budgets), timeouts, error boundaries, concurrency/rate limits (per key, and
+//! fleet-wide in Redis), circuit breakers and hedged requests.
 //!
 //! ```
 //! use steadfast::{error_boundary, limit, retry, timeout};
@@ -55,6 +56,7 @@
 //! | [`#[error_boundary]`][error_boundary] | logs every `Err` that leaves, once, with context and `source()` chain; `catch_panic` turns panics into errors | [`Panicked`], with `catch_panic` |
 //! | [`#[limit]`][limit] | at most N bodies at once, at most N starts per window, FIFO; sheds load with `wait` | [`Rejected`], with `wait` |
 //! | [`#[hedge]`][hedge] | races another attempt against a slow or failed one (`after = 50ms`, `after = p95`); the first `Ok` wins, the others are cancelled | none: the last error when all fail |
+//! | [`#[circuit_breaker]`][circuit_breaker] | stops calling a dependency that keeps failing: refuses calls for `open_for`, then lets trial calls through | [`CircuitOpen`] |
 //!
 //! A worked example with exact timings, on tokio's paused clock:
 //!
@@ -109,7 +111,8 @@
 //!
 //! The function returns `Result<T, E>` (any alias). Errors the attributes create
 //! enter `E` through `From`: [`TimedOut`] for `#[timeout]`, [`Rejected`] for
-//! `#[limit(wait = ..)]`, [`Panicked`] for `#[error_boundary(catch_panic)]`. Only what
+//! `#[limit(wait = ..)]`, [`Panicked`] for `#[error_boundary(catch_panic)]`,
+//! [`CircuitOpen`] for `#[circuit_breaker]`. Only what
 //! the given arguments can produce is required. A missing conversion is a compile
 //! error at the signature that says what to add.
 //!
@@ -198,6 +201,7 @@ pub use retry::{
 /// | `attempt = NAME` | binds `NAME: u32`, the attempt number (1-based), in the body | — |
 /// | `level = L` | the level of the retry events: `error`, `warn`, `info`, `debug`, `trace` or `off` | warn |
 /// | `policy = EXPR` | feature `backoff`: a `backoff::backoff::Backoff` decides the delays instead of the schedule arguments | — |
+/// | `budget = B` | a shared [`RetryBudget`] (a `static`, a receiver field, an `Arc`): every call deposits, every retry withdraws one; a retry that finds it empty is not made, the last error returns at once with a WARN event `retry budget exhausted` | none |
 ///
 /// Durations are written `250ms`, `1.5s`, `2m`, `1h`, `500us`, `10ns`, `0`, as a
 /// string (`"250ms"`), or as any `Duration` expression, evaluated at each call.
@@ -524,6 +528,108 @@ pub use steadfast_macros::limit;
 /// # }
 /// ```
 pub use steadfast_macros::hedge;
+
+/// Stops calling a dependency that keeps failing: once too many recent calls failed,
+/// calls return `Err(E::from(CircuitOpen))` at once, without running the body, until
+/// `open_for` has passed; then trial calls decide whether it closes again.
+///
+/// | argument | meaning | default |
+/// |---|---|---|
+/// | `failure_rate = R` | opens when, among the calls recorded in the last `window`, at least `min_calls` were recorded and the share of failures is ≥ R (0 < R ≤ 1) | 0.5 |
+/// | `min_calls = N` | calls needed in the window before it is judged (N ≥ 1); judged as soon as N are recorded | 10 |
+/// | `window = D` | time-based sliding window | 30s |
+/// | `open_for = D` | how long it stays open before trial calls | 15s |
+/// | `half_open_calls = N` | trial calls let through when half-open; all must succeed to close it | 1 |
+/// | `slow_call = D` | a call taking longer counts as a failure even if it returns `Ok` | none |
+/// | `when = PRED` | `Fn(&E) -> bool`: which errors are failures; other errors count as successes (the dependency answered) | every error |
+/// | `using = B` | a shared [`Breaker`] (a `static`, a receiver field, an `Arc<Breaker>`); then no other argument | — |
+///
+/// Without `using`, the breaker belongs to the function: one [`Breaker`] in a `static`,
+/// shared by every caller and task (and every instantiation of a generic function);
+/// its settings are constants. `E` needs `From<CircuitOpen>`; [`CircuitOpen`] carries the
+/// function's name and [`retry_after()`](CircuitOpen::retry_after), the time until trial
+/// calls. A cancelled call (its future dropped) is not recorded; a panic is recorded as
+/// a failure and goes on unwinding. Events (target `steadfast`): WARN when it opens
+/// (`function`, `failure_rate`, `calls`), INFO when it goes half-open and when it
+/// closes, DEBUG for each refused call. The closed-state success path allocates
+/// nothing and takes no lock. See [`Breaker`] for the window and the states.
+///
+/// Under [`#[retry]`](macro@retry) (`#[retry] #[circuit_breaker]`), each attempt is a
+/// call of the breaker; an attempt it refuses ends the retry at once with that error,
+/// unless its `retry_after()` is no longer than the delay the retry would sleep next
+/// anyway. A retry never runs the body of an open breaker and never spins against it,
+/// and refusals are never recorded as failures.
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::{BreakerState, CircuitOpen, circuit_breaker, retry};
+///
+/// #[derive(Debug)]
+/// enum ApiError { Down, NotFound, Open(CircuitOpen) }
+/// impl From<CircuitOpen> for ApiError {
+///     fn from(e: CircuitOpen) -> Self { ApiError::Open(e) }
+/// }
+/// impl std::fmt::Display for ApiError {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") }
+/// }
+/// impl ApiError {
+///     fn is_outage(&self) -> bool { matches!(self, ApiError::Down) }
+/// }
+///
+/// #[circuit_breaker(min_calls = 4, window = 10s, open_for = 5s, when = ApiError::is_outage)]
+/// async fn fetch(up: bool) -> Result<u32, ApiError> {
+///     if up { Ok(1) } else { Err(ApiError::Down) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// for _ in 0..4 {
+///     let _ = fetch(false).await; // 4 of 4 failed: it opens
+/// }
+/// let Err(ApiError::Open(open)) = fetch(true).await else { panic!("refused") };
+/// assert_eq!(open.retry_after(), Duration::from_secs(5));
+/// assert_eq!(open.function(), Some("fetch"));
+///
+/// tokio::time::sleep(Duration::from_secs(5)).await;
+/// assert_eq!(fetch(true).await.unwrap(), 1); // the trial call succeeds: closed again
+/// # }
+/// ```
+///
+/// A breaker shared by several functions, under a retry:
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::{Breaker, BreakerState, CircuitOpen, circuit_breaker, retry};
+///
+/// static PAYMENTS: Breaker = Breaker::new().min_calls(2).open_for(Duration::from_secs(30));
+///
+/// #[derive(Debug)]
+/// enum PayError { Down, Open(CircuitOpen) }
+/// impl From<CircuitOpen> for PayError {
+///     fn from(e: CircuitOpen) -> Self { PayError::Open(e) }
+/// }
+/// impl std::fmt::Display for PayError {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") }
+/// }
+///
+/// #[retry(attempts = 5, delay = 100ms, jitter = 0)]
+/// #[circuit_breaker(using = PAYMENTS)]
+/// async fn charge(_cents: u64) -> Result<u64, PayError> {
+///     Err(PayError::Down)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let started = tokio::time::Instant::now();
+/// // Two attempts fail (100 ms, then 200 ms of backoff) and open the breaker; the third
+/// // is refused, and the retry ends at once instead of sleeping against a breaker
+/// // open for 30 s.
+/// assert!(matches!(charge(5).await, Err(PayError::Open(_))));
+/// assert_eq!(started.elapsed(), Duration::from_millis(300));
+/// assert_eq!(PAYMENTS.state(), BreakerState::Open);
+/// # }
+/// ```
+pub use steadfast_macros::circuit_breaker;
 pub use timeout::{Deadline, TimeoutOutput, deadline, timeout};
 
 /// The `backoff` crate, for `#[retry(policy = ..)]` (feature `backoff`).

@@ -51,6 +51,41 @@ impl ::core::convert::From<::steadfast::Panicked> for Failure {
     }
 }
 
+impl ::core::convert::From<::steadfast::CircuitOpen> for Failure {
+    fn from(_: ::steadfast::CircuitOpen) -> Self {
+        Failure
+    }
+}
+
+/// A breaker shared by name.
+pub static SHARED: ::steadfast::Breaker = ::steadfast::Breaker::new().min_calls(1);
+/// A retry budget shared by name.
+pub static RETRIES: ::steadfast::RetryBudget = ::steadfast::RetryBudget::new();
+
+/// `#[retry(budget)]` over `#[circuit_breaker]` with every setting.
+///
+/// # Errors
+///
+/// When `fail` is set, or the breaker is open.
+#[::steadfast::retry(attempts = 3, delay = 0, budget = RETRIES)]
+#[::steadfast::circuit_breaker(failure_rate = 0.5, min_calls = 2, window = 1s, open_for = 1s, half_open_calls = 1, slow_call = 1s, when = |_| true)]
+pub async fn guarded(fail: bool) -> ::core::result::Result<u32, Failure> {
+    if fail {
+        return ::core::result::Result::Err(Failure);
+    }
+    ::core::result::Result::Ok(1)
+}
+
+/// `#[circuit_breaker]` on a shared breaker.
+///
+/// # Errors
+///
+/// When the breaker is open.
+#[::steadfast::circuit_breaker(using = SHARED)]
+pub async fn shared() -> ::core::result::Result<(), Failure> {
+    ::core::result::Result::Ok(())
+}
+
 /// Every attribute at once, with every argument kind.
 ///
 /// # Errors
@@ -160,6 +195,9 @@ pub fn run() {
         assert!(matches!(hedged("ab", "cd".into(), 1).await, ::core::result::Result::Ok(5)));
         assert!(matches!(hedged_timed(3).await, ::core::result::Result::Ok(3)));
         assert!(matches!(listed().await, ::core::result::Result::Ok(3)));
+        assert!(matches!(guarded(false).await, ::core::result::Result::Ok(1)));
+        assert!(guarded(true).await.is_err());
+        assert!(shared().await.is_ok());
     });
     let mut log = ::std::vec::Vec::new();
     assert!(blocking(true, &mut log).is_err());

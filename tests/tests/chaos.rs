@@ -4,7 +4,8 @@
 //! (`set_concurrency` while calls run and wait) over
 //! `#[limit]` alone and the full stack, with the timeouts and rejections that follow.
 //! After every sequence every limiter must be back to full, no body may have run after
-//! its caller was dropped, and no retry may have continued.
+//! its caller was dropped, and no retry may have continued. The `breaker` module
+//! scripts calls through `#[circuit_breaker]` against a model of its window and states.
 //!
 //! 10 000 cases by default (`PROPTEST_CASES` overrides); failures are saved under
 //! `tests/proptest-regressions/` and replayed first.
@@ -271,5 +272,268 @@ proptest! {
         // Scripted panics are expected; keep the output readable.
         std::panic::set_hook(Box::new(|_| {}));
         run(&ops)?;
+    }
+}
+
+mod breaker {
+    //! Random scripts of successes, failures, panics, slow calls, cancellations and
+    //! clock advances through `#[circuit_breaker]` (and `#[retry]` above one), against a
+    //! plain model of the window and the states: after every step the breaker's state,
+    //! whether a body ran, and every refusal's `retry_after` are what the model says.
+
+    use std::cell::Cell;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+    use steadfast::{Breaker, BreakerState, CircuitOpen, circuit_breaker};
+    use tokio::time::{Instant, sleep};
+
+    const BUCKET_MS: u64 = 100; // a 2 s window
+    const OPEN_FOR_MS: u64 = 1_000;
+    const SLOW_MS: u64 = 100;
+    const MIN_CALLS: usize = 3;
+    const TRIALS: u32 = 2;
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum E {
+        Down,
+        Open(CircuitOpen),
+    }
+
+    impl From<CircuitOpen> for E {
+        fn from(e: CircuitOpen) -> Self {
+            E::Open(e)
+        }
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Op {
+        Success,
+        Failure,
+        Panic,
+        /// An `Ok` after 150 ms: slower than `slow_call`.
+        Slow,
+        /// Polled once, then dropped.
+        Cancel,
+        Wait(u64),
+    }
+
+    struct Dependency {
+        breaker: Breaker,
+        ran: Cell<u32>,
+    }
+
+    impl Dependency {
+        #[circuit_breaker(using = self.breaker)]
+        async fn call(&self, op: Op) -> Result<(), E> {
+            self.ran.set(self.ran.get() + 1);
+            match op {
+                Op::Failure => Err(E::Down),
+                Op::Panic => panic!("scripted panic"),
+                Op::Slow => {
+                    sleep(Duration::from_millis(150)).await;
+                    Ok(())
+                }
+                Op::Cancel => {
+                    sleep(Duration::from_secs(1)).await;
+                    Err(E::Down)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum State {
+        Closed,
+        Open { until: u64 },
+        HalfOpen { admitted: u32, succeeded: u32 },
+    }
+
+    /// The model: calls recorded while closed (finish time, failed) and the states.
+    struct Model {
+        state: State,
+        calls: Vec<(u64, bool)>,
+        epoch: Option<u64>,
+    }
+
+    impl Model {
+        fn admit(&mut self, t: u64) -> Result<(), u64> {
+            match self.state {
+                State::Closed => Ok(()),
+                State::Open { until } if t < until => Err(until - t),
+                State::Open { .. } => {
+                    self.state = State::HalfOpen { admitted: 1, succeeded: 0 };
+                    Ok(())
+                }
+                State::HalfOpen { admitted, succeeded } if admitted < TRIALS => {
+                    self.state = State::HalfOpen { admitted: admitted + 1, succeeded };
+                    Ok(())
+                }
+                State::HalfOpen { .. } => Err(0),
+            }
+        }
+
+        fn finish(&mut self, t: u64, failed: bool) {
+            let epoch = *self.epoch.get_or_insert(t);
+            let bucket = |at: u64| (at - epoch) / BUCKET_MS;
+            match self.state {
+                State::Closed => {
+                    self.calls.push((t, failed));
+                    let now = bucket(t);
+                    self.calls.retain(|(at, _)| now - bucket(*at) < 20);
+                    let failures = self.calls.iter().filter(|(_, f)| *f).count();
+                    if self.calls.len() >= MIN_CALLS && 2 * failures >= self.calls.len() {
+                        self.state = State::Open { until: t + OPEN_FOR_MS };
+                    }
+                }
+                State::HalfOpen { .. } if failed => {
+                    self.state = State::Open { until: t + OPEN_FOR_MS }
+                }
+                State::HalfOpen { succeeded, .. } if succeeded + 1 >= TRIALS => {
+                    self.state = State::Closed;
+                    self.calls.clear();
+                }
+                State::HalfOpen { admitted, succeeded } => {
+                    self.state = State::HalfOpen { admitted, succeeded: succeeded + 1 }
+                }
+                State::Open { .. } => unreachable!("no call runs while open"),
+            }
+        }
+
+        fn cancel(&mut self) {
+            if let State::HalfOpen { admitted, succeeded } = self.state {
+                self.state = State::HalfOpen { admitted: admitted - 1, succeeded };
+            }
+        }
+
+        fn observed(&self, t: u64) -> BreakerState {
+            match self.state {
+                State::Closed => BreakerState::Closed,
+                State::Open { until } if t < until => BreakerState::Open,
+                _ => BreakerState::HalfOpen,
+            }
+        }
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => Just(Op::Success),
+            4 => Just(Op::Failure),
+            1 => Just(Op::Panic),
+            1 => Just(Op::Slow),
+            1 => Just(Op::Cancel),
+            3 => (1..1_500_u64).prop_map(Op::Wait),
+        ]
+    }
+
+    fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    fn run(script: &[Op]) -> Result<(), TestCaseError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let _context = rt.enter();
+        let dep = Dependency {
+            breaker: Breaker::new()
+                .min_calls(MIN_CALLS as u32)
+                .failure_rate(0.5)
+                .window(Duration::from_secs(2))
+                .open_for(Duration::from_millis(OPEN_FOR_MS))
+                .half_open_calls(TRIALS)
+                .slow_call(Duration::from_millis(SLOW_MS)),
+            ran: Cell::new(0),
+        };
+        let mut model = Model { state: State::Closed, calls: Vec::new(), epoch: None };
+        let start = rt.block_on(async { Instant::now() });
+        let now = || rt.block_on(async { start.elapsed().as_millis() as u64 });
+        for (i, &op) in script.iter().enumerate() {
+            let t = now();
+            let ran = dep.ran.get();
+            let admitted = if let Op::Wait(_) = op { Ok(()) } else { model.admit(t) };
+            match op {
+                Op::Wait(d) => rt.block_on(sleep(Duration::from_millis(d))),
+                Op::Success | Op::Failure | Op::Slow => {
+                    let out = rt.block_on(dep.call(op));
+                    match admitted {
+                        Err(after) => {
+                            let Err(E::Open(open)) = out else {
+                                return Err(TestCaseError::fail(format!(
+                                    "op {i}: {out:?}, not refused"
+                                )));
+                            };
+                            prop_assert_eq!(
+                                open.retry_after(),
+                                Duration::from_millis(after),
+                                "op {}",
+                                i
+                            );
+                        }
+                        Ok(()) => model.finish(now(), !matches!(op, Op::Success)),
+                    }
+                }
+                Op::Panic => {
+                    let mut fut = pin!(dep.call(op));
+                    let polled = catch_unwind(AssertUnwindSafe(|| poll_once(fut.as_mut())));
+                    match admitted {
+                        Err(_) => prop_assert!(matches!(polled, Ok(Poll::Ready(Err(E::Open(_)))))),
+                        Ok(()) => {
+                            prop_assert!(polled.is_err(), "the panic goes on unwinding");
+                            model.finish(t, true);
+                        }
+                    }
+                }
+                Op::Cancel => {
+                    let polled = {
+                        let mut fut = pin!(dep.call(op));
+                        poll_once(fut.as_mut()).is_ready()
+                    };
+                    match admitted {
+                        Err(_) => prop_assert!(polled),
+                        Ok(()) => {
+                            prop_assert!(!polled);
+                            model.cancel();
+                        }
+                    }
+                }
+            }
+            let body_ran = dep.ran.get() > ran;
+            prop_assert_eq!(body_ran, admitted.is_ok() && !matches!(op, Op::Wait(_)), "op {}", i);
+            let t = now();
+            prop_assert_eq!(
+                dep.breaker.state(),
+                model.observed(t),
+                "after op {} ({:?}) at {} ms",
+                i,
+                op,
+                t
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_attribute_follows_the_model(script in proptest::collection::vec(op(), 1..120)) {
+            static QUIET: std::sync::Once = std::sync::Once::new();
+            QUIET.call_once(|| {
+                let default = std::panic::take_hook();
+                std::panic::set_hook(Box::new(move |info| {
+                    if info.payload().downcast_ref::<&str>() != Some(&"scripted panic") {
+                        default(info);
+                    }
+                }));
+            });
+            run(&script)?;
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! them are reported at once.
 
 mod boundary;
+mod breaker;
 mod limit;
 mod retry;
 mod timeout;
@@ -13,6 +14,7 @@ mod timeout;
 mod hedge;
 
 pub use boundary::BoundaryArgs;
+pub use breaker::BreakerArgs;
 pub use limit::LimitArgs;
 pub use retry::{Jitter, RetryArgs};
 pub use timeout::TimeoutArgs;
@@ -22,7 +24,10 @@ pub use hedge::KEYS as HEDGE_KEYS;
 pub use hedge::{After, HedgeArgs};
 
 #[cfg(test)]
-pub use {boundary::KEYS as BOUNDARY_KEYS, limit::KEYS as LIMIT_KEYS, retry::KEYS as RETRY_KEYS};
+pub use {
+    boundary::KEYS as BOUNDARY_KEYS, breaker::KEYS as BREAKER_KEYS, limit::KEYS as LIMIT_KEYS,
+    retry::KEYS as RETRY_KEYS,
+};
 
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;

@@ -36,6 +36,7 @@ pub struct RetryArgs {
     pub max_retry_after: Option<Arg<DurationArg>>,
     /// The name the body sees the attempt number under.
     pub attempt: Option<Arg<Ident>>,
+    pub budget: Option<Arg<Expr>>,
 }
 
 /// `jitter = J`, `jitter = full` or `jitter = equal`.
@@ -64,6 +65,7 @@ pub const KEYS: &[&str] = &[
     "level",
     "max_retry_after",
     "attempt",
+    "budget",
 ];
 
 impl Parse for RetryArgs {
@@ -92,6 +94,7 @@ impl Parse for RetryArgs {
                     set(&mut a.max_retry_after, path, duration_value(meta, errors), errors)
                 }
                 "attempt" => set(&mut a.attempt, path, attempt(meta, errors), errors),
+                "budget" => set(&mut a.budget, path, value(meta, errors), errors),
                 _ => unknown(meta, "retry", KEYS, errors),
             }
         });

@@ -3,6 +3,7 @@
 //! (a file each) wraps the code of the layers below it, the body at the bottom.
 
 mod boundary;
+mod breaker;
 mod limit;
 mod retry;
 mod timeout;
@@ -25,6 +26,13 @@ pub trait Expand {
     /// Whether the layer runs the body more than once: each run then takes its own
     /// copy of the owned arguments, and the body borrows a by-value `self`.
     fn reruns_body(&self) -> bool {
+        false
+    }
+
+    /// Whether the layer can refuse a call without running the body (an open circuit
+    /// breaker): a layer above that reruns the body then hears of the refusal through
+    /// `Context::refused`.
+    fn refuses(&self) -> bool {
         false
     }
 }
@@ -61,6 +69,10 @@ pub struct Context<'a> {
     pub sig: &'a Signature,
     /// A plain `fn` (not `async`, not `#[async_trait]`): waits block the thread.
     pub blocking: bool,
+    /// For a retry with a circuit breaker below it, and for that breaker: the local
+    /// (`Option<Duration>`, declared by the retry for each attempt) in which the
+    /// breaker puts the `retry_after` of a refusal.
+    pub refused: Option<Ident>,
 }
 
 /// A name for a generated local (or, in capitals, a `static`): `__steadfast_out`,
@@ -104,7 +116,7 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
         }
         None => (sig, body.clone()),
     };
-    let cx = Context {
+    let mut cx = Context {
         name: LitStr::new(&function.name(), sig.ident.span()),
         ret_span: match &layer_sig.output {
             ReturnType::Type(_, ty) => ty.span(),
@@ -112,6 +124,7 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
         },
         sig: layer_sig,
         blocking: function.is_blocking(),
+        refused: None,
     };
 
     // A `&mut self`/`self` receiver cannot be moved into each run of a body that runs
@@ -131,7 +144,11 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
     } else {
         Code::Future(quote!(async #capture { #return_edge #body }))
     };
-    for layer in layers.iter().rev() {
+    for (i, layer) in layers.iter().enumerate().rev() {
+        let (above, below) = (&layers[..i], &layers[i + 1..]);
+        let told = (layer.reruns_body() && below.iter().any(|l| l.refuses()))
+            || (layer.refuses() && above.iter().any(|l| l.reruns_body()));
+        cx.refused = told.then(|| local("refused"));
         code = layer.expand(&cx, code);
     }
     let mut block = code.block();

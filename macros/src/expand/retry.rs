@@ -220,12 +220,22 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
             None => quote!(::steadfast::__private::no_hook),
         };
         let schedule = local("schedule");
-        quote_spanned! {cx.ret_span=>
-            ::steadfast::__private::after_with(&mut #st, &#out, #when, #hint, #hook, &mut #schedule)
+        match guard(cx, args) {
+            Some(guard) => quote_spanned! {cx.ret_span=>
+                ::steadfast::__private::after_with_guarded(&mut #st, &#out, #when, #hint, #hook, &mut #schedule, #guard)
+            },
+            None => quote_spanned! {cx.ret_span=>
+                ::steadfast::__private::after_with(&mut #st, &#out, #when, #hint, #hook, &mut #schedule)
+            },
         }
     } else {
-        quote_spanned! {cx.ret_span=>
-            ::steadfast::__private::Attempts::after(&mut #st, &#out, #when, #hint)
+        match guard(cx, args) {
+            Some(guard) => quote_spanned! {cx.ret_span=>
+                ::steadfast::__private::Attempts::after_guarded(&mut #st, &#out, #when, #hint, #guard)
+            },
+            None => quote_spanned! {cx.ret_span=>
+                ::steadfast::__private::Attempts::after(&mut #st, &#out, #when, #hint)
+            },
         }
     };
     let attempt = args.attempt.as_ref().map(|name| {
@@ -242,13 +252,17 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
             }
         }
     };
+    let deposit = deposit(args);
+    let refused = cx.refused.as_ref().map(|r| quote!(let mut #r = ::core::option::Option::None;));
     let inner = inner.block();
     // The attempt's output ends with the block, before the sleep: the future does not
     // hold it while waiting.
     quote! {
+        #deposit
         #first
         loop {
             let #delay = {
+                #refused
                 let #out = {
                     #attempt
                     #rebinds
@@ -265,6 +279,45 @@ fn attempt_loop(cx: &Context, args: &RetryArgs, st: &Ident, inner: Code) -> Toke
             #sleep
         }
     }
+}
+
+// Input:
+//     #[retry(budget = B)] #[circuit_breaker]
+//
+// Output (the decision after each attempt; `__steadfast_refused` is set by the
+// breaker when it refused the attempt):
+//     ::steadfast::RetryBudget::deposit(::steadfast::__private::budget_of(&(B)));   // before the loop
+//     ...
+//     ::steadfast::__private::Attempts::after_guarded(&mut __steadfast_retry, &__steadfast_out, WHEN, HINT,
+//         ::steadfast::__private::Guard::none()
+//             .refused(__steadfast_refused)
+//             .budget(::steadfast::__private::budget_of(&(B))),
+//     )
+/// What else decides a retry: a refusal by a breaker below, a budget; `None` if neither.
+fn guard(cx: &Context, args: &RetryArgs) -> Option<TokenStream> {
+    if cx.refused.is_none() && args.budget.is_none() {
+        return None;
+    }
+    let refused = cx.refused.as_ref().map(|r| quote!(.refused(#r)));
+    let budget = args.budget.as_ref().map(|b| {
+        let budget = budget_of(&b.value);
+        quote!(.budget(#budget))
+    });
+    Some(quote!(::steadfast::__private::Guard::none() #refused #budget))
+}
+
+/// Every call deposits into the budget before its first attempt.
+fn deposit(args: &RetryArgs) -> Option<TokenStream> {
+    args.budget.as_ref().map(|b| {
+        let budget = budget_of(&b.value);
+        quote!(::steadfast::__private::RetryBudget::deposit(#budget);)
+    })
+}
+
+/// The budget named by `budget = B`, spanned at `B` so that a value that is not a
+/// `RetryBudget` is reported there.
+fn budget_of(budget: &Expr) -> TokenStream {
+    quote_spanned!(budget.span()=> ::steadfast::__private::budget_of(&(#budget)))
 }
 
 /// How each argument reaches every attempt: shared references are used as they

@@ -3,6 +3,7 @@
 //! It only reads; nothing here changes what is expanded.
 
 mod boundary;
+mod breaker;
 mod limit;
 mod retry;
 mod timeout;

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use tracing::Level;
 
+use crate::budget::{BudgetRef, RetryBudget};
+
 pub use retrying::{
     AnyError, Delay, Delays, List, NoHint, NoHook, OnRetry, RetryAfter, RetryInfo, RetryWhen,
     Retrying, any_error, no_hint,
@@ -18,7 +20,8 @@ pub use retrying::{
 #[cfg(feature = "backoff")]
 pub use state::BackoffState;
 pub use state::{
-    Attempts, Computed, Listed, RetrySite, RetryState, Schedule, Started, sleep, sleep_blocking,
+    Attempts, Computed, Guard, Listed, RetrySite, RetryState, Schedule, Started, sleep,
+    sleep_blocking,
 };
 
 /// How delays grow from one retry to the next.
@@ -101,6 +104,8 @@ pub struct RetryPolicy {
     // Whether `attempts` and a jitter were written: a `schedule` uses them only then.
     attempts_set: bool,
     jitter_set: bool,
+    // The shared budget every call deposits into and every retry withdraws from.
+    budget: Option<BudgetRef>,
 }
 
 impl Default for RetryPolicy {
@@ -154,6 +159,7 @@ impl RetryPolicy {
             max_delay_set: false,
             attempts_set: false,
             jitter_set: false,
+            budget: None,
         }
     }
 
@@ -233,6 +239,35 @@ impl RetryPolicy {
     /// none. The ERROR events of clamped values are not affected.
     pub const fn level(mut self, level: Option<Level>) -> Self {
         self.level = level;
+        self
+    }
+
+    /// Every run deposits into `budget` (its first attempt) and every retry withdraws
+    /// one from it: a retry that finds it empty is not made, the last error returns at
+    /// once with a WARN event `retry budget exhausted` (`function`, `attempt`). The
+    /// value form of `#[retry(budget = B)]`.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::time::Duration;
+    /// use steadfast::{RetryBudget, RetryPolicy};
+    ///
+    /// // 1 retry per second over 2 s, and none earned by calls.
+    /// static RETRIES: RetryBudget = RetryBudget::new().min_per_second(1).ratio(0.0).window(Duration::from_secs(2));
+    /// const POLICY: RetryPolicy = RetryPolicy::new().attempts(4).delay(Duration::ZERO).budget(&RETRIES);
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let calls = Cell::new(0);
+    /// for _ in 0..3 {
+    ///     let _: Result<(), &str> = POLICY.run(|| { calls.set(calls.get() + 1); async { Err("down") } }).await;
+    /// }
+    /// // 3 first attempts, and the 2 retries the budget holds (of 9 wanted).
+    /// assert_eq!(calls.get(), 5);
+    /// # }
+    /// ```
+    pub const fn budget(mut self, budget: &'static RetryBudget) -> Self {
+        self.budget = Some(BudgetRef(budget));
         self
     }
 

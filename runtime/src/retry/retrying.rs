@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::RetryPolicy;
-use super::state::{Computed, Listed, RetrySite, RetryState, Schedule, sleep};
+use super::state::{Computed, Guard, Listed, RetrySite, RetryState, Schedule, sleep};
 
 /// A [`RetryPolicy`] with a predicate and a Retry-After hint, ready to [`run`](Self::run).
 ///
@@ -124,6 +124,7 @@ impl<W, H, R, S> Retrying<W, H, R, S> {
         let site = RetrySite::new(self.schedule.policy(self.policy), self.name);
         let mut schedule = self.schedule.start();
         let mut state = RetryState::timed(&site, R::ACTIVE);
+        site.deposit();
         loop {
             let result = op().await;
             let Err(error) = &result else { return result };
@@ -133,6 +134,7 @@ impl<W, H, R, S> Retrying<W, H, R, S> {
                 &|e: &E| self.retry_after.hint(e),
                 &|e: &E, info: &RetryInfo| self.on_retry.on_retry(e, info),
                 &mut schedule,
+                Guard::none(),
             ) {
                 Some(delay) => sleep(delay).await,
                 None => return result,
@@ -156,6 +158,7 @@ impl<W, H, R, S> Retrying<W, H, R, S> {
         let site = RetrySite::new(self.schedule.policy(self.policy), self.name);
         let mut schedule = self.schedule.start();
         let mut state = RetryState::blocking(&site);
+        site.deposit();
         loop {
             let result = op();
             let Err(error) = &result else { return result };
@@ -165,6 +168,7 @@ impl<W, H, R, S> Retrying<W, H, R, S> {
                 &|e: &E| self.retry_after.hint(e),
                 &|e: &E, info: &RetryInfo| self.on_retry.on_retry(e, info),
                 &mut schedule,
+                Guard::none(),
             ) {
                 // A zero delay does not sleep (nor yield the thread).
                 Some(delay) if delay.is_zero() => {}

@@ -14,6 +14,7 @@ use tracing::Level;
 use super::RetryPolicy;
 use super::retrying::RetryInfo;
 use crate::__private::{Loggable, Outcome};
+use crate::budget::{RetryBudget, withdraw_retry};
 
 /// What a retried call keeps for its whole life: the schedule and the name in its
 /// events. The `#[retry]` expansion puts it in a `static` when every argument is a
@@ -47,6 +48,15 @@ impl RetrySite {
                 used = %clamp.used,
                 "invalid retry argument: clamped to the nearest valid value",
             );
+        }
+    }
+
+    /// Once per call, at its first attempt: the policy's budget, if any, earns its
+    /// share of this call.
+    #[inline]
+    pub(super) fn deposit(&self) {
+        if let Some(budget) = self.policy.budget {
+            budget.0.deposit();
         }
     }
 
@@ -153,6 +163,7 @@ impl<S: Started> RetryState<'_, S> {
         retry_after: &impl Fn(&E) -> Option<Duration>,
         on_retry: &impl Fn(&E, &RetryInfo),
         schedule: &mut impl Schedule,
+        guard: Guard<'_>,
     ) -> Option<Duration> {
         let policy = &self.site.policy;
         let max_attempts = policy.max_attempts();
@@ -175,6 +186,11 @@ impl<S: Started> RetryState<'_, S> {
             if elapsed.saturating_add(delay) > budget {
                 return None;
             }
+        }
+        // NOTE: the budget is asked last, so that nothing is withdrawn for a retry that
+        // another rule would not make.
+        if !guard.allows(delay, policy.budget.map(|b| b.0), self.site.function, self.attempt) {
+            return None;
         }
         let elapsed = self.started.elapsed().unwrap_or_default();
         on_retry(error, &RetryInfo { attempt: self.attempt, max_attempts, delay, elapsed });
@@ -236,8 +252,80 @@ impl<S: Started> RetryState<'_, S> {
     where
         O::Error: Loggable,
     {
+        self.after_with_guarded(result, when, retry_after, on_retry, schedule, Guard::none())
+    }
+
+    /// [`after_with`](Self::after_with) with a [`Guard`].
+    #[doc(hidden)]
+    #[inline]
+    pub fn after_with_guarded<O: Outcome>(
+        &mut self,
+        result: &O,
+        when: impl Fn(&O::Error) -> bool,
+        retry_after: impl Fn(&O::Error) -> Option<Duration>,
+        on_retry: impl Fn(&O::Error, &RetryInfo),
+        schedule: &mut impl Schedule,
+        guard: Guard<'_>,
+    ) -> Option<Duration>
+    where
+        O::Error: Loggable,
+    {
         let error = result.error()?;
-        self.failed(error, &when, &retry_after, &on_retry, schedule)
+        self.failed(error, &when, &retry_after, &on_retry, schedule, guard)
+    }
+}
+
+/// What may stop a retry besides its schedule, decided after the delay is known: the
+/// attempt was refused by an open circuit breaker (below the retry) that lets trial
+/// calls through only after the next delay, or the retry budget is empty.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Guard<'b> {
+    refused: Option<Duration>,
+    budget: Option<&'b RetryBudget>,
+}
+
+impl<'b> Guard<'b> {
+    /// Nothing but the schedule decides.
+    #[inline(always)]
+    pub const fn none() -> Self {
+        Self { refused: None, budget: None }
+    }
+
+    /// The attempt was refused by an open breaker whose trial calls start after
+    /// `retry_after` (`None`: it was not refused).
+    #[inline(always)]
+    pub const fn refused(mut self, retry_after: Option<Duration>) -> Self {
+        self.refused = retry_after;
+        self
+    }
+
+    /// Each retry withdraws one from `budget`.
+    #[inline(always)]
+    pub const fn budget(mut self, budget: &'b RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Whether the retry after a sleep of `delay` is made; `policy` is the policy's own
+    /// budget, used when the guard has none. Withdraws from the budget when it is.
+    #[inline]
+    fn allows(
+        self,
+        delay: Duration,
+        policy: Option<&RetryBudget>,
+        function: &'static str,
+        attempt: u32,
+    ) -> bool {
+        // A breaker still open after the sleep would only refuse again: end now, with
+        // its refusal (never a spin against it).
+        if self.refused.is_some_and(|after| after > delay) {
+            return false;
+        }
+        match self.budget.or(policy) {
+            Some(budget) => withdraw_retry(budget, function, attempt),
+            None => true,
+        }
     }
 }
 
@@ -256,11 +344,26 @@ pub fn sleep_blocking(delay: Duration) {
 #[doc(hidden)]
 pub trait Attempts {
     /// `Some(delay)` to sleep and retry, `None` to return `result` as it is.
+    #[inline]
     fn after<O: Outcome>(
         &mut self,
         result: &O,
         when: impl Fn(&O::Error) -> bool,
         retry_after: impl Fn(&O::Error) -> Option<Duration>,
+    ) -> Option<Duration>
+    where
+        O::Error: Loggable,
+    {
+        self.after_guarded(result, when, retry_after, Guard::none())
+    }
+
+    /// [`after`](Self::after), also stopped by `guard` (a refusal, a budget).
+    fn after_guarded<O: Outcome>(
+        &mut self,
+        result: &O,
+        when: impl Fn(&O::Error) -> bool,
+        retry_after: impl Fn(&O::Error) -> Option<Duration>,
+        guard: Guard<'_>,
     ) -> Option<Duration>
     where
         O::Error: Loggable;
@@ -275,17 +378,18 @@ pub trait Attempts {
 
 impl<S: Started> Attempts for RetryState<'_, S> {
     #[inline]
-    fn after<O: Outcome>(
+    fn after_guarded<O: Outcome>(
         &mut self,
         result: &O,
         when: impl Fn(&O::Error) -> bool,
         retry_after: impl Fn(&O::Error) -> Option<Duration>,
+        guard: Guard<'_>,
     ) -> Option<Duration>
     where
         O::Error: Loggable,
     {
         let error = result.error()?;
-        self.failed(error, &when, &retry_after, &|_, _| {}, &mut Computed)
+        self.failed(error, &when, &retry_after, &|_, _| {}, &mut Computed, guard)
     }
 
     #[inline]
@@ -383,11 +487,12 @@ impl<B: backoff::backoff::Backoff> BackoffState<B> {
 
 #[cfg(feature = "backoff")]
 impl<B: backoff::backoff::Backoff> Attempts for BackoffState<B> {
-    fn after<O: Outcome>(
+    fn after_guarded<O: Outcome>(
         &mut self,
         result: &O,
         when: impl Fn(&O::Error) -> bool,
         retry_after: impl Fn(&O::Error) -> Option<Duration>,
+        guard: Guard<'_>,
     ) -> Option<Duration>
     where
         O::Error: Loggable,
@@ -398,6 +503,9 @@ impl<B: backoff::backoff::Backoff> Attempts for BackoffState<B> {
         }
         let computed = self.backoff.next_backoff()?;
         let delay = retry_after(error).unwrap_or(computed);
+        if !guard.allows(delay, None, self.function, self.attempt) {
+            return None;
+        }
         // The policy decides when to stop: there is no `max_attempts` to log.
         log_retry(Level::WARN, self.function, self.attempt, None, delay, error);
         crate::metrics::retried(self.function);
@@ -441,6 +549,38 @@ mod tests {
         sleep_blocking(Duration::ZERO);
         sleep_blocking(Duration::from_millis(2));
         assert!(start.elapsed() >= Duration::from_millis(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_guard_decides_last() {
+        let ms = Duration::from_millis;
+        let err: Result<(), &str> = Err("down");
+        let site = RetrySite::new(RetryPolicy::new().attempts(5).delay(ms(100)).jitter(0.0), "f");
+        let mut state = RetryState::untimed(&site);
+        // A refusal that ends before the next delay is retried; one that outlasts it is not.
+        let short = Guard::none().refused(Some(ms(100)));
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, short), Some(ms(100)));
+        let long = Guard::none().refused(Some(ms(201)));
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, long), None);
+        assert_eq!(state.attempt, 2, "a retry not made is not counted");
+
+        // The budget: one retry in it. Nothing is withdrawn for a retry another rule ends.
+        let budget = RetryBudget::new().ratio(0.0).min_per_second(1).window(Duration::from_secs(1));
+        let with_budget = Guard::none().budget(&budget);
+        let both = with_budget.refused(Some(Duration::MAX));
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, both), None);
+        assert_eq!(state.after_guarded(&err, |_| false, |_| None, with_budget), None);
+        assert_eq!(budget.available(), 1);
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, with_budget), Some(ms(200)));
+        assert_eq!(budget.available(), 0);
+        assert_eq!(state.after_guarded(&err, |_| true, |_| None, with_budget), None);
+        assert_eq!(state.attempt, 3);
+
+        // The policy's own budget is used when the guard has none.
+        static OWN: RetryBudget = RetryBudget::new().ratio(0.0).min_per_second(0);
+        let site = RetrySite::new(RetryPolicy::new().delay(Duration::ZERO).budget(&OWN), "g");
+        let mut state = RetryState::untimed(&site);
+        assert_eq!(state.after(&err, |_| true, |_| None), None, "an empty budget: no retry");
     }
 
     #[tokio::test(start_paused = true)]
