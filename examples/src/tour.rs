@@ -270,12 +270,12 @@ pub async fn run(config: TourConfig, counts: Arc<Counts>) -> std::io::Result<Sum
     // and open the breaker; the next three are refused at once (no request, and the
     // retry above does not sleep against it); after `open_for` the trial call finds
     // the dependency up and closes the breaker.
-    let _ = quote(&api, 0).await;
-    for n in 1..=3 {
-        let _ = quote(&api, n).await;
+    for n in 0..=3 {
+        let _ = counts.timeline.row(format!("quote {n}")).record(quote(&api, n)).await;
     }
     tokio::time::sleep(QUOTE_OPEN_FOR).await;
-    let dependency_back = quote(&api, 4).await.is_ok();
+    let row = counts.timeline.row("quote 4");
+    let dependency_back = row.record(quote(&api, 4)).await.is_ok();
 
     let stats = &service.stats;
     Ok(Summary {

@@ -27,7 +27,8 @@ async fn a_scrape_shows_every_outcome_of_the_tour() {
         page_delay: Duration::from_millis(300),
     };
     let summary = tour::run(config, Arc::new(Counts::default())).await.unwrap();
-    assert_eq!(summary.calls, 12);
+    // 5 stock checks, 6 priority lookups, a report and 5 quotes.
+    assert_eq!(summary.calls, 17);
 
     let body = scrape(exporter.addr).await.unwrap();
     let calls = |function: &str, outcome: &str| {
@@ -45,6 +46,14 @@ async fn a_scrape_shows_every_outcome_of_the_tour() {
     // Two priority lookups got a slot, four were shed.
     assert_eq!(calls("priority", "ok"), Some(2.0), "{body}");
     assert_eq!(calls("priority", "rejected"), Some(4.0), "{body}");
+    // The quote dependency went down: the first call failed twice (one retry) and
+    // opened the breaker, which refused the next three; the trial call after
+    // `open_for` answered and closed it.
+    assert_eq!(calls("quote", "error"), Some(1.0), "{body}");
+    assert_eq!(calls("quote", "circuit_open"), Some(3.0), "{body}");
+    assert_eq!(calls("quote", "ok"), Some(1.0), "{body}");
+    assert_eq!(value(&body, "steadfast_retries_total{function=\"quote\"}"), Some(1.0), "{body}");
+    assert_eq!(value(&body, "steadfast_circuit_state{function=\"quote\"}"), Some(0.0), "{body}");
     // The report's parser panicked; the boundary caught it.
     assert_eq!(calls("report", "panic"), Some(1.0), "{body}");
     // The histogram (a summary in the exporter's default rendering) counts every call.

@@ -98,7 +98,14 @@ async fn the_tour_sums_up_what_happened() {
         ]
     );
     assert_eq!(rows[11], row("report 99", &[Attempt, Failed])); // the parser's panic, caught
-    assert_eq!(rows.len(), 12);
+    // The quote dependency: two failed attempts open the breaker, it refuses the next
+    // three without a request, and the trial call after `open_for` answers.
+    assert_eq!(rows[12], row("quote 0", &[Attempt, Retry, Attempt, Failed]));
+    for n in 1..=3 {
+        assert_eq!(rows[12 + n], row(&format!("quote {n}"), &[CircuitOpen, Failed]));
+    }
+    assert_eq!(rows[16], row("quote 4", &[Attempt, Ok]));
+    assert_eq!(rows.len(), 17);
     // The picture shows every mark of every row, in order, and no colour when asked.
     let picture = counts.timeline.render(60, false);
     assert!(!picture.contains('\x1b'));

@@ -32,7 +32,9 @@ const ODD_KEYS: &[&str] = &[
 ];
 
 fn key() -> impl Strategy<Value = &'static str> {
-    prop::sample::select([RETRY_KEYS, BOUNDARY_KEYS, LIMIT_KEYS, HEDGE_KEYS, BREAKER_KEYS, ODD_KEYS].concat())
+    prop::sample::select(
+        [RETRY_KEYS, BOUNDARY_KEYS, LIMIT_KEYS, HEDGE_KEYS, BREAKER_KEYS, ODD_KEYS].concat(),
+    )
 }
 
 const VALUES: &[&str] = &[
