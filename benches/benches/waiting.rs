@@ -1,9 +1,9 @@
 //! Waiting at scale: 1 000 to 1 000 000 tasks queue for 8 slots, through
 //! `#[limit(using = WAITING)]` (a `Limiter::concurrency(8)`) and through a bare tokio
 //! `Semaphore`, in one run. Prints, for each count and each variant, the wall time per
-//! task (spawned together on a two-worker runtime, each yielding once in its body) and
-//! the heap bytes per waiting task (all of them queued behind held slots, counted on a
-//! one-thread runtime).
+//! task (spawned together on a two-worker runtime, each yielding once in its body; the
+//! median of five runs, the variants taking turns) and the heap bytes per waiting task
+//! (all of them queued behind held slots, counted on a one-thread runtime).
 //!
 //! ```sh
 //! cargo bench -p steadfast-benches --bench waiting
@@ -20,6 +20,14 @@ use steadfast_benches::{
 use tokio::runtime::{Builder, Runtime};
 
 const COUNTS: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
+
+/// Timed runs per count and variant.
+const RUNS: usize = 5;
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort_unstable();
+    runs[runs.len() / 2]
+}
 
 /// Wall time per task: `n` tasks spawned at once, each one call, all awaited.
 fn time_per_task<F>(rt: &Runtime, n: usize, call: fn(&'static u64, u64) -> F) -> Duration
@@ -87,11 +95,16 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for n in COUNTS {
-        // Warm both once at this size (the runtime's queues and the allocator grow).
+        // Warm both once at this size (the runtime's queues and the allocator grow),
+        // then five runs each, taking turns: the medians.
         time_per_task(&rt, n, waiting_limited);
         time_per_task(&rt, n, waiting_semaphore);
-        let steadfast = time_per_task(&rt, n, waiting_limited);
-        let semaphore = time_per_task(&rt, n, waiting_semaphore);
+        let (mut steadfast, mut semaphore) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            steadfast.push(time_per_task(&rt, n, waiting_limited));
+            semaphore.push(time_per_task(&rt, n, waiting_semaphore));
+        }
+        let (steadfast, semaphore) = (median(steadfast), median(semaphore));
         let hold_limiter = || -> Box<dyn Send> {
             let held: Vec<_> =
                 (0..8).map(|_| poll_once(WAITING.acquire(None)).expect("free")).collect();

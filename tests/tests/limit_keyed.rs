@@ -283,3 +283,76 @@ async fn cancelled_and_panicked_callers_leave_no_key_behind() {
     job(1, false).await;
     assert_eq!(origin.elapsed(), 100 * MS);
 }
+
+// ---- keyed limits inside a stack -------------------------------------------------------
+
+static PER_ACCOUNT: KeyedLimiter<String> = KeyedLimiter::concurrency(1);
+
+#[derive(Debug, PartialEq)]
+enum StackError {
+    Rejected,
+    TimedOut,
+    Flaky,
+}
+
+impl std::fmt::Display for StackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl From<Rejected> for StackError {
+    fn from(_: Rejected) -> Self {
+        StackError::Rejected
+    }
+}
+
+impl From<steadfast::TimedOut> for StackError {
+    fn from(_: steadfast::TimedOut) -> Self {
+        StackError::TimedOut
+    }
+}
+
+#[steadfast::retry(attempts = 3, delay = 100ms, jitter = 0, when = |e: &StackError| *e == StackError::Flaky)]
+#[steadfast::timeout(1s)]
+#[limit(using = PER_ACCOUNT, key = account, wait = 0ms)]
+async fn charge(
+    account: String,
+    failures: Arc<std::sync::atomic::AtomicU32>,
+) -> Result<String, StackError> {
+    sleep(10 * MS).await;
+    if failures.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+        return Err(StackError::Flaky);
+    }
+    Ok(account)
+}
+
+#[limit(rate = 1, per = 1s, key = account)]
+#[steadfast::timeout(50ms)]
+async fn slow_per_account(account: u32, ms: u64) -> Result<u32, StackError> {
+    sleep(Duration::from_millis(ms)).await;
+    Ok(account)
+}
+
+#[tokio::test(start_paused = true)]
+async fn keyed_limits_hold_a_slot_per_attempt_inside_retry_and_timeout() {
+    let origin = Instant::now();
+    let failures = Arc::new(std::sync::atomic::AtomicU32::new(2));
+    // Two failed attempts (10 ms each, 100 ms apart), then success; between attempts
+    // the key's slot is free, so another caller of the same account gets in.
+    let first = tokio::spawn(charge("acme".to_owned(), failures.clone()));
+    sleep(50 * MS).await;
+    assert_eq!(PER_ACCOUNT.keys(), 0, "the slot is not held across the backoff sleep");
+    let zero = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    assert_eq!(charge("acme".to_owned(), zero).await, Ok("acme".to_owned()));
+    assert_eq!(first.await.unwrap(), Ok("acme".to_owned()));
+    assert_eq!(origin.elapsed(), 330 * MS);
+    // The timeout inside the keyed limit: each key's one start per second, and a body
+    // that times out still used it.
+    let origin = Instant::now();
+    assert_eq!(slow_per_account(1, 100).await, Err(StackError::TimedOut));
+    assert_eq!(slow_per_account(2, 10).await, Ok(2));
+    assert_eq!(origin.elapsed(), 60 * MS);
+    assert_eq!(slow_per_account(1, 10).await, Ok(1));
+    assert_eq!(origin.elapsed(), 1010 * MS);
+}
