@@ -157,14 +157,16 @@ pub fn call_start(function: &'static str) -> CallStart {
 /// Where it returns: counts the call by its outcome (`failed`: the output is an `Err`)
 /// and records its duration.
 #[doc(hidden)]
-#[inline]
+#[inline(always)]
 pub fn call_end(call: CallStart, failed: bool) {
     #[cfg(feature = "metrics")]
     {
         let mut call = call;
+        let inner = call.inner.take();
+        std::mem::forget(call); // nothing left to drop
         // The mark is taken even without a recorder, so that none is left behind.
         let outcome = if failed { take_mark() } else { Outcome::Ok };
-        if let Some((handles, started)) = call.inner.take() {
+        if let Some((handles, started)) = inner {
             recorder::call(handles, outcome, clock::since(started));
         }
     }
@@ -174,12 +176,21 @@ pub fn call_end(call: CallStart, failed: bool) {
 
 #[cfg(feature = "metrics")]
 impl Drop for CallStart {
+    #[inline]
     fn drop(&mut self) {
         if let Some((handles, started)) = self.inner.take() {
-            if std::thread::panicking() {
-                recorder::call(handles, Outcome::Panic, clock::since(started));
-            }
+            unfinished(handles, started);
         }
+    }
+}
+
+/// A call dropped before [`call_end`]: a panic if one unwinds, else cancelled.
+#[cfg(feature = "metrics")]
+#[cold]
+#[inline(never)]
+fn unfinished(handles: &'static recorder::Handles, started: clock::Nanos) {
+    if std::thread::panicking() {
+        recorder::call(handles, Outcome::Panic, clock::since(started));
     }
 }
 
@@ -356,7 +367,9 @@ impl<const G: u8> Held<G> {
     #[inline]
     pub(crate) fn enter(limiter: &'static str) -> Self {
         #[cfg(feature = "metrics")]
-        return Held { handles: recorder::enter(limiter, Self::level()) };
+        return Held {
+            handles: if recorder::live() { recorder::enter(limiter, Self::level()) } else { None },
+        };
         #[cfg(not(feature = "metrics"))]
         {
             let _ = limiter;
@@ -372,6 +385,7 @@ impl<const G: u8> Held<G> {
 
 #[cfg(feature = "metrics")]
 impl<const G: u8> Drop for Held<G> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(handles) = self.handles.take() {
             recorder::leave(handles, Self::level());
