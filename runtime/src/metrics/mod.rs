@@ -146,11 +146,7 @@ impl std::fmt::Debug for CallStart {
 #[inline]
 pub fn call_start(function: &'static str) -> CallStart {
     #[cfg(feature = "metrics")]
-    {
-        let handles = recorder::handles(function);
-        LIVE.with(|live| live.set(handles.is_some()));
-        CallStart { inner: handles.map(|h| (h, clock::now())) }
-    }
+    return CallStart { inner: recorder::handles(function).map(|h| (h, clock::now())) };
     #[cfg(not(feature = "metrics"))]
     {
         let _ = function;
@@ -264,17 +260,6 @@ impl<T> EndedOther for &Ended<'_, T> {
 
 #[cfg(feature = "metrics")]
 thread_local! {
-    /// The facade's last answer on this thread, as the last call's start found it:
-    /// whether a recorder is installed. The layers inside a call ask this instead of
-    /// the facade (one read instead of ~45 instructions). Only a thread-local recorder
-    /// set or removed while a call waits can make it stale: true, the layer asks the
-    /// facade itself; false, that call's place in a limiter gauge is not counted (in
-    /// or out).
-    static LIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-#[cfg(feature = "metrics")]
-thread_local! {
     /// The outcome a layer of the call being polled on this thread produced: 0 none,
     /// else `Outcome as u8`.
     static MARK: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
@@ -383,11 +368,7 @@ impl<const G: u8> Held<G> {
     pub(crate) fn enter(limiter: &'static str) -> Self {
         #[cfg(feature = "metrics")]
         return Held {
-            handles: if LIVE.with(|live| live.get()) {
-                recorder::enter(limiter, Self::level())
-            } else {
-                None
-            },
+            handles: if recorder::live() { recorder::enter(limiter, Self::level()) } else { None },
         };
         #[cfg(not(feature = "metrics"))]
         {
