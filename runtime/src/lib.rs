@@ -170,7 +170,7 @@ mod limit;
 /// call and one retry. An `Err` counts as `timeout`, `rejected`, `circuit_open` or
 /// `panic` when a layer of that call produced it, as `error` otherwise; a panic that
 /// unwinds through the call counts as `panic`; a cancelled call counts nothing. A
-/// shared [`Limiter`](crate::Limiter) or [`Breaker`](crate::Breaker) reports under its
+/// shared [`Limiter`] or [`Breaker`] reports under its
 /// `name(..)`, others under the function's name. The README's "Metrics" section has
 /// the details and a sample scrape.
 ///
