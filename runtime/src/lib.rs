@@ -155,6 +155,45 @@ mod budget;
 mod error;
 mod hedge;
 mod limit;
+/// What steadfast records through the [`metrics`](https://docs.rs/metrics) facade
+/// (feature `metrics`): nothing until the application installs a recorder (an
+/// exporter for Prometheus, OpenTelemetry, StatsD…), then this for every annotated
+/// function:
+///
+/// | metric | kind | labels |
+/// |---|---|---|
+/// | `steadfast_calls_total` | counter | `function`, `outcome` = `ok` \| `error` \| `timeout` \| `rejected` \| `circuit_open` \| `panic` |
+/// | `steadfast_call_duration_seconds` | histogram | `function` |
+/// | `steadfast_retries_total` | counter | `function` |
+/// | `steadfast_retry_budget_exhausted_total` | counter | `function` |
+/// | `steadfast_hedges_total` | counter | `function` |
+/// | `steadfast_limit_in_flight`, `steadfast_limit_waiting` | gauges | `limiter` |
+/// | `steadfast_circuit_state` | gauge: 0 closed, 1 half-open, 2 open | `function` |
+///
+/// A call is counted once, with the outcome of the whole stack: `#[retry]
+/// #[timeout]` whose first attempt timed out and whose second answered is one `ok`
+/// call and one retry. An `Err` counts as `timeout`, `rejected`, `circuit_open` or
+/// `panic` when a layer of that call produced it, as `error` otherwise; a panic that
+/// unwinds through the call counts as `panic`; a cancelled call counts nothing. A
+/// shared [`Limiter`] or [`Breaker`] reports under its
+/// `name(..)`, others under the function's name. The README's "Metrics" section has
+/// the details and a sample scrape.
+///
+/// ```
+/// use steadfast::{metrics, retry};
+///
+/// #[retry(attempts = 3, delay = 10ms)]
+/// async fn fetch() -> Result<u32, std::io::Error> { Ok(7) }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // After installing a recorder (an exporter's `install()`), optionally:
+/// metrics::describe();
+/// // ... `steadfast_calls_total{function="fetch",outcome="ok"}` counts this call:
+/// assert_eq!(fetch().await.unwrap(), 7);
+/// assert_eq!(metrics::CALLS_TOTAL, "steadfast_calls_total");
+/// # }
+/// ```
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;

@@ -315,6 +315,57 @@ async fn every_hedged_attempt_is_counted() {
     assert_eq!(m.counter(&by_function("steadfast_hedges_total", "search")), Some(2));
 }
 
+static RACING: Hedge = Hedge::after(Duration::from_millis(10)).name("racing");
+
+/// What `#[hedge(after = 10ms)] #[timeout(20ms)]` expands to, written out with the
+/// same `__private` calls: the first attempt takes `first_ms`, the second `second_ms`.
+async fn racing(first_ms: u64, second_ms: u64) -> Result<u64, Failure> {
+    use steadfast::__private as p;
+    let call = p::call_start("racing");
+    let attempt = Cell::new(0);
+    let out = RACING
+        .run(|| {
+            attempt.set(attempt.get() + 1);
+            let n = attempt.get();
+            async move {
+                let ms = if n == 1 { first_ms } else { second_ms };
+                let body = async move {
+                    sleep(Duration::from_millis(ms)).await;
+                    Ok::<u64, Failure>(n)
+                };
+                match p::timeout_in(Duration::from_millis(20), body).await {
+                    Ok(out) => out,
+                    Err(error) => p::on_timeout(p::timed_out(error, "racing")),
+                }
+            }
+        })
+        .await;
+    p::call_end(call, out.is_err());
+    out
+}
+
+#[retry(attempts = 1)]
+async fn fails_at(ms: u64) -> Result<(), Failure> {
+    sleep(Duration::from_millis(ms)).await;
+    Err(Failure)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedged_attempt_that_timed_out_lends_its_outcome_to_no_one() {
+    let mut m = Recorded::install();
+    // At 20 ms the first attempt times out while the second (started at 10 ms) runs
+    // on until 25 ms; at 22 ms another call on this thread fails on its own.
+    let (hedged, other) = tokio::join!(racing(100, 15), fails_at(22));
+    assert_eq!((hedged, other), (Ok(2), Err(Failure)));
+    assert_eq!(m.counter(&calls("racing", "ok")), Some(1));
+    assert_eq!(m.counter(&calls("fails_at", "error")), Some(1));
+    assert_eq!(m.counter(&calls("fails_at", "timeout")), None);
+    // Both attempts time out: the call did.
+    assert_eq!(racing(100, 100).await, Err(Failure));
+    assert_eq!(m.counter(&calls("racing", "timeout")), Some(1));
+    assert_eq!(m.counter(&by_function("steadfast_hedges_total", "racing")), Some(2));
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_retry_refused_by_the_budget_is_counted() {
     let mut m = Recorded::install();

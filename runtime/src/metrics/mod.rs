@@ -1,43 +1,3 @@
-//! What steadfast records through the [`metrics`](https://docs.rs/metrics) facade
-//! (feature `metrics`): nothing until the application installs a recorder (an
-//! exporter for Prometheus, OpenTelemetry, StatsD…), then this for every annotated
-//! function:
-//!
-//! | metric | kind | labels |
-//! |---|---|---|
-//! | `steadfast_calls_total` | counter | `function`, `outcome` = `ok` \| `error` \| `timeout` \| `rejected` \| `circuit_open` \| `panic` |
-//! | `steadfast_call_duration_seconds` | histogram | `function` |
-//! | `steadfast_retries_total` | counter | `function` |
-//! | `steadfast_retry_budget_exhausted_total` | counter | `function` |
-//! | `steadfast_hedges_total` | counter | `function` |
-//! | `steadfast_limit_in_flight`, `steadfast_limit_waiting` | gauges | `limiter` |
-//! | `steadfast_circuit_state` | gauge: 0 closed, 1 half-open, 2 open | `function` |
-//!
-//! A call is counted once, with the outcome of the whole stack: `#[retry]
-//! #[timeout]` whose first attempt timed out and whose second answered is one `ok`
-//! call and one retry. An `Err` counts as `timeout`, `rejected`, `circuit_open` or
-//! `panic` when a layer of that call produced it, as `error` otherwise; a panic that
-//! unwinds through the call counts as `panic`; a cancelled call counts nothing. A
-//! shared [`Limiter`](crate::Limiter) or [`Breaker`](crate::Breaker) reports under its
-//! `name(..)`, others under the function's name. The README's "Metrics" section has
-//! the details and a sample scrape.
-//!
-//! ```
-//! use steadfast::{metrics, retry};
-//!
-//! #[retry(attempts = 3, delay = 10ms)]
-//! async fn fetch() -> Result<u32, std::io::Error> { Ok(7) }
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! // After installing a recorder (an exporter's `install()`), optionally:
-//! metrics::describe();
-//! // ... `steadfast_calls_total{function="fetch",outcome="ok"}` counts this call:
-//! assert_eq!(fetch().await.unwrap(), 7);
-//! assert_eq!(metrics::CALLS_TOTAL, "steadfast_calls_total");
-//! # }
-//! ```
-
 // How it is recorded: the runtime calls the small functions below at the outcome
 // points of each attribute; without the feature they are empty and inline to nothing.
 //
@@ -157,14 +117,16 @@ pub fn call_start(function: &'static str) -> CallStart {
 /// Where it returns: counts the call by its outcome (`failed`: the output is an `Err`)
 /// and records its duration.
 #[doc(hidden)]
-#[inline]
+#[inline(always)]
 pub fn call_end(call: CallStart, failed: bool) {
     #[cfg(feature = "metrics")]
     {
         let mut call = call;
+        let inner = call.inner.take();
+        std::mem::forget(call); // nothing left to drop
         // The mark is taken even without a recorder, so that none is left behind.
         let outcome = if failed { take_mark() } else { Outcome::Ok };
-        if let Some((handles, started)) = call.inner.take() {
+        if let Some((handles, started)) = inner {
             recorder::call(handles, outcome, clock::since(started));
         }
     }
@@ -174,12 +136,21 @@ pub fn call_end(call: CallStart, failed: bool) {
 
 #[cfg(feature = "metrics")]
 impl Drop for CallStart {
+    #[inline]
     fn drop(&mut self) {
         if let Some((handles, started)) = self.inner.take() {
-            if std::thread::panicking() {
-                recorder::call(handles, Outcome::Panic, clock::since(started));
-            }
+            unfinished(handles, started);
         }
+    }
+}
+
+/// A call dropped before [`call_end`]: a panic if one unwinds, else cancelled.
+#[cfg(feature = "metrics")]
+#[cold]
+#[inline(never)]
+fn unfinished(handles: &'static recorder::Handles, started: clock::Nanos) {
+    if std::thread::panicking() {
+        recorder::call(handles, Outcome::Panic, clock::since(started));
     }
 }
 
@@ -356,7 +327,9 @@ impl<const G: u8> Held<G> {
     #[inline]
     pub(crate) fn enter(limiter: &'static str) -> Self {
         #[cfg(feature = "metrics")]
-        return Held { handles: recorder::enter(limiter, Self::level()) };
+        return Held {
+            handles: if recorder::live() { recorder::enter(limiter, Self::level()) } else { None },
+        };
         #[cfg(not(feature = "metrics"))]
         {
             let _ = limiter;
@@ -372,6 +345,7 @@ impl<const G: u8> Held<G> {
 
 #[cfg(feature = "metrics")]
 impl<const G: u8> Drop for Held<G> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(handles) = self.handles.take() {
             recorder::leave(handles, Self::level());

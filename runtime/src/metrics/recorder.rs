@@ -32,7 +32,14 @@ pub(super) enum Level {
     Waiting,
 }
 
-/// Whether a recorder is installed (global, or local to this thread).
+/// Whether a recorder is installed (global, or local to this thread): the only work
+/// of a call without one.
+#[inline]
+pub(super) fn live() -> bool {
+    metrics::with_recorder(|r| !is_noop(r))
+}
+
+/// Whether the recorder is `metrics`' no-op one.
 ///
 /// NOTE: `metrics` answers with its `NoopRecorder`, a zero-sized type, when none is;
 /// any zero-sized recorder is taken for it (a recorder that records keeps its
@@ -50,7 +57,14 @@ fn id(r: &dyn Recorder) -> usize {
 /// when the table is full).
 #[inline]
 pub(super) fn handles(name: &'static str) -> Option<&'static Handles> {
-    metrics::with_recorder(|r| if is_noop(r) { None } else { Handles::of(name, id(r)) })
+    metrics::with_recorder(|r| if is_noop(r) { None } else { found(name, id(r)) })
+}
+
+/// [`Handles::of`], out of line: the check for a recorder stays small.
+#[cold]
+#[inline(never)]
+fn found(name: &'static str, recorder: usize) -> Option<&'static Handles> {
+    Handles::of(name, recorder)
 }
 
 /// Runs `f` with the installed recorder and the handles of `name` for it, nothing
@@ -78,6 +92,8 @@ fn with(
 }
 
 /// Counts one call of `h.name` that ended with `outcome` after `took`.
+#[cold]
+#[inline(never)]
 pub(super) fn call(h: &'static Handles, outcome: Outcome, took: Duration) {
     let function = h.name;
     with(function, Some(h), |r, h| {
@@ -120,6 +136,8 @@ pub(super) fn circuit(name: &'static str, state: f64) {
 
 /// Adds one to the limiter gauge `level` of `name`, and returns the handles that hold
 /// it, to take the one away again from the same gauge.
+#[cold]
+#[inline(never)]
 pub(super) fn enter(name: &'static str, level: Level) -> Option<&'static Handles> {
     let mut entered = None;
     with(name, None, |r, h| {
@@ -136,6 +154,8 @@ pub(super) fn enter(name: &'static str, level: Level) -> Option<&'static Handles
 }
 
 /// Takes away what [`enter`] added.
+#[cold]
+#[inline(never)]
 pub(super) fn leave(h: &'static Handles, level: Level) {
     if let Some(gauge) = h.gauge(level).get() {
         gauge.decrement(1.0);
