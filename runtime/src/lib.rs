@@ -1,5 +1,6 @@
-//! Resilience patterns for async functions, as attributes: retry with backoff,
-//! timeouts, error boundaries and concurrency/rate limits.
+//! Resilience patterns for async functions, as attributes: retry with backoff (and
+//! retry budgets), timeouts, error boundaries, concurrency/rate limits and circuit
+//! breakers.
 //!
 //! ```
 //! use steadfast::{error_boundary, limit, retry, timeout};
