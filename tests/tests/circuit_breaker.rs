@@ -535,3 +535,32 @@ async fn retry_policy_budget_without_the_attribute() {
     }
     assert_eq!(tries.get(), 4 + 2);
 }
+
+// ---------------------------------------------------------------- allocation
+
+#[test]
+fn the_closed_success_path_of_the_attribute_allocates_nothing() {
+    #[circuit_breaker(slow_call = 1s, when = ApiError::is_outage)]
+    async fn own(n: u64) -> Result<u64, ApiError> {
+        Ok(n + 1)
+    }
+    #[retry(attempts = 3, delay = 10ms, budget = STORM_FREE)]
+    #[circuit_breaker(using = PAYMENTS_FREE)]
+    async fn composed(n: u64) -> Result<u64, ApiError> {
+        Ok(n + 1)
+    }
+    static PAYMENTS_FREE: Breaker = Breaker::new();
+    static STORM_FREE: RetryBudget = RetryBudget::new();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let _context = runtime.enter();
+    let poll = |fut: std::pin::Pin<&mut dyn Future<Output = Result<u64, ApiError>>>| match fut
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
+        std::task::Poll::Ready(out) => assert_eq!(out, Ok(2)),
+        std::task::Poll::Pending => panic!("finishes on the first poll"),
+    };
+    poll(std::pin::pin!(own(1)));
+    poll(std::pin::pin!(composed(1)));
+    assert_eq!(allocation_counter::measure(|| poll(std::pin::pin!(own(1)))).count_total, 0);
+    assert_eq!(allocation_counter::measure(|| poll(std::pin::pin!(composed(1)))).count_total, 0);
+}
