@@ -403,6 +403,28 @@ async fn a_refusal_that_ends_before_the_next_delay_is_retried() {
     assert_eq!(BRIEF.state(), BreakerState::Closed);
 }
 
+static OUTSIDE: Breaker = Breaker::new().min_calls(2);
+
+#[circuit_breaker(using = OUTSIDE)]
+#[retry(attempts = 3, delay = 10ms, jitter = 0)]
+async fn retried_inside(ran: &Cell<u32>) -> Result<(), ApiError> {
+    ran.set(ran.get() + 1);
+    Err(ApiError::Down)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_above_the_retry_records_one_call_per_retried_call() {
+    let ran = Cell::new(0);
+    assert_eq!(retried_inside(&ran).await, Err(ApiError::Down));
+    assert_eq!(ran.get(), 3, "three attempts");
+    assert_eq!(OUTSIDE.state(), BreakerState::Closed, "one failed call of `min_calls` 2");
+    assert_eq!(retried_inside(&ran).await, Err(ApiError::Down));
+    assert_eq!(OUTSIDE.state(), BreakerState::Open);
+    let start = Instant::now();
+    assert!(refusal(retried_inside(&ran).await).is_some());
+    assert_eq!((ran.get(), start.elapsed()), (6, Duration::ZERO), "refused before any attempt");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_full_stack_in_one_pass() {
     static RAN: AtomicU32 = AtomicU32::new(0);
