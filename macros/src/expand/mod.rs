@@ -118,7 +118,10 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
     let mut code = Code::Future(quote!(async #capture { #return_edge #body }));
     for (i, layer) in layers.iter().enumerate().rev() {
         let (above, below) = (&layers[..i], &layers[i + 1..]);
-        let told = (layer.reruns_body() && below.iter().any(|l| l.refuses()))
+        // A retry hears of the breakers below it up to the next retry (which hears of
+        // those below it); a breaker tells the nearest retry above it.
+        let nearest_below = below.iter().find(|l| l.reruns_body() || l.refuses());
+        let told = (layer.reruns_body() && nearest_below.is_some_and(|l| l.refuses()))
             || (layer.refuses() && above.iter().any(|l| l.reruns_body()));
         cx.refused = told.then(|| local("refused"));
         code = layer.expand(&cx, code);
