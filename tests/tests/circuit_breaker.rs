@@ -586,3 +586,35 @@ fn the_closed_success_path_of_the_attribute_allocates_nothing() {
     assert_eq!(allocation_counter::measure(|| poll(std::pin::pin!(own(1)))).count_total, 0);
     assert_eq!(allocation_counter::measure(|| poll(std::pin::pin!(composed(1)))).count_total, 0);
 }
+
+// ---------------------------------------------------------------- breakers over breakers
+
+static GATEWAY: Breaker = Breaker::new().min_calls(1);
+static BACKEND: Breaker = Breaker::new().min_calls(3).open_for(secs(60));
+
+#[circuit_breaker(using = GATEWAY)]
+#[retry(attempts = 2, delay = 10ms, jitter = 0)]
+#[circuit_breaker(using = BACKEND)]
+async fn layered(fail: bool) -> Result<(), ApiError> {
+    outcome(fail)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refusal_below_is_never_a_failure_above() {
+    BACKEND.isolate();
+    for _ in 0..5 {
+        assert!(refusal(layered(false).await).is_some(), "refused by the backend's breaker");
+    }
+    assert_eq!(
+        GATEWAY.state(),
+        BreakerState::Closed,
+        "the refusals were not failures of the gateway"
+    );
+    // They counted as answers: with a fresh window, a failure that ran is one (two
+    // attempts, under the backend's `min_calls`).
+    BACKEND.reset();
+    GATEWAY.reset();
+    assert_eq!(layered(true).await, Err(ApiError::Down));
+    assert_eq!(BACKEND.state(), BreakerState::Closed);
+    assert_eq!(GATEWAY.state(), BreakerState::Open);
+}

@@ -69,6 +69,12 @@ pub struct Context<'a> {
     /// (`Option<Duration>`, declared by the retry for each attempt) in which the
     /// breaker puts the `retry_after` of a refusal.
     pub refused: Option<Ident>,
+    /// For a breaker with another breaker below it: the local (an `AtomicBool`) in
+    /// which the nearest one below says whether its call was refused, so that this one
+    /// does not count the refusal as a failure.
+    pub refusals_below: Option<Ident>,
+    /// For a breaker with another breaker above it: that breaker's `refusals_below`.
+    pub refusals_above: Option<Ident>,
 }
 
 /// A name for a generated local (or, in capitals, a `static`): `__steadfast_out`,
@@ -101,6 +107,8 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
         },
         sig,
         refused: None,
+        refusals_below: None,
+        refusals_above: None,
     };
     let reruns = layers.iter().any(|l| l.reruns_body());
 
@@ -124,6 +132,12 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
         let told = (layer.reruns_body() && nearest_below.is_some_and(|l| l.refuses()))
             || (layer.refuses() && above.iter().any(|l| l.reruns_body()));
         cx.refused = told.then(|| local("refused"));
+        // Each breaker's own name, so that a breaker between two can both read the one
+        // below and tell the one above.
+        let flag = |j: usize| local(&format!("refused_below_{j}"));
+        cx.refusals_below = (layer.refuses() && below.iter().any(|l| l.refuses())).then(|| flag(i));
+        cx.refusals_above =
+            if layer.refuses() { above.iter().rposition(|l| l.refuses()).map(flag) } else { None };
         code = layer.expand(&cx, code);
     }
     let block = code.block();
