@@ -2,9 +2,11 @@
 //!
 //! Starts a real HTTP "inventory service" on 127.0.0.1 (an ephemeral port) that fails,
 //! stalls and throttles on a fixed, seeded schedule, then calls it through functions
-//! carrying `#[retry]`, `#[timeout]`, `#[error_boundary]` and `#[limit]`. The log shows
-//! every retry with its delay, every timeout and rejection, and the error boundaries'
-//! reports; a summary table and a per-call timeline end it.
+//! carrying `#[retry]`, `#[timeout]`, `#[error_boundary]` and `#[limit]`, and a quote
+//! endpoint that goes down and comes back behind `#[circuit_breaker]`. The log shows
+//! every retry with its delay, every timeout and rejection, the breaker opening and
+//! closing, and the error boundaries' reports; a summary table and a per-call timeline
+//! end it.
 
 use std::sync::Arc;
 

@@ -186,6 +186,17 @@ fn golden_shared_circuit_breaker() {
     );
 }
 
+#[test]
+fn golden_breaker_over_retry_over_breaker() {
+    golden(
+        "breaker_over_retry_over_breaker",
+        Kind::CircuitBreaker,
+        "using = GATEWAY",
+        "#[retry(attempts = 2)] #[circuit_breaker(using = BACKEND)]
+         async fn get() -> Result<u8, ApiError> { Ok(1) }",
+    );
+}
+
 /// Prints tokens one statement (or match arm) a line, blocks indented by four
 /// spaces, with the spacing rustfmt would mostly use. Joint punctuation (`::`, `=>`,
 /// `&&&`) is printed as one operator.

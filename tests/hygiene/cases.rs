@@ -76,6 +76,22 @@ pub async fn guarded(fail: bool) -> ::core::result::Result<u32, Failure> {
     ::core::result::Result::Ok(1)
 }
 
+/// Two retries over two breakers: each breaker tells the retry nearest above it.
+///
+/// # Errors
+///
+/// When `fail` is set, or a breaker is open.
+#[::steadfast::retry(attempts = 2, delay = 0)]
+#[::steadfast::retry(attempts = 2, delay = 0)]
+#[::steadfast::circuit_breaker(min_calls = 100)]
+#[::steadfast::circuit_breaker(using = SHARED)]
+pub async fn nested(fail: bool) -> ::core::result::Result<u32, Failure> {
+    if fail {
+        return ::core::result::Result::Err(Failure);
+    }
+    ::core::result::Result::Ok(1)
+}
+
 /// `#[circuit_breaker]` on a shared breaker.
 ///
 /// # Errors
@@ -198,6 +214,7 @@ pub fn run() {
         assert!(matches!(guarded(false).await, ::core::result::Result::Ok(1)));
         assert!(guarded(true).await.is_err());
         assert!(shared().await.is_ok());
+        assert!(matches!(nested(false).await, ::core::result::Result::Ok(1)));
     });
     let mut log = ::std::vec::Vec::new();
     assert!(blocking(true, &mut log).is_err());

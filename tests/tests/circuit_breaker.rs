@@ -403,6 +403,28 @@ async fn a_refusal_that_ends_before_the_next_delay_is_retried() {
     assert_eq!(BRIEF.state(), BreakerState::Closed);
 }
 
+static OUTSIDE: Breaker = Breaker::new().min_calls(2);
+
+#[circuit_breaker(using = OUTSIDE)]
+#[retry(attempts = 3, delay = 10ms, jitter = 0)]
+async fn retried_inside(ran: &Cell<u32>) -> Result<(), ApiError> {
+    ran.set(ran.get() + 1);
+    Err(ApiError::Down)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_above_the_retry_records_one_call_per_retried_call() {
+    let ran = Cell::new(0);
+    assert_eq!(retried_inside(&ran).await, Err(ApiError::Down));
+    assert_eq!(ran.get(), 3, "three attempts");
+    assert_eq!(OUTSIDE.state(), BreakerState::Closed, "one failed call of `min_calls` 2");
+    assert_eq!(retried_inside(&ran).await, Err(ApiError::Down));
+    assert_eq!(OUTSIDE.state(), BreakerState::Open);
+    let start = Instant::now();
+    assert!(refusal(retried_inside(&ran).await).is_some());
+    assert_eq!((ran.get(), start.elapsed()), (6, Duration::ZERO), "refused before any attempt");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_full_stack_in_one_pass() {
     static RAN: AtomicU32 = AtomicU32::new(0);
@@ -534,4 +556,65 @@ async fn retry_policy_budget_without_the_attribute() {
         assert_eq!(out, Err(ApiError::Down));
     }
     assert_eq!(tries.get(), 4 + 2);
+}
+
+// ---------------------------------------------------------------- allocation
+
+#[test]
+fn the_closed_success_path_of_the_attribute_allocates_nothing() {
+    #[circuit_breaker(slow_call = 1s, when = ApiError::is_outage)]
+    async fn own(n: u64) -> Result<u64, ApiError> {
+        Ok(n + 1)
+    }
+    #[retry(attempts = 3, delay = 10ms, budget = STORM_FREE)]
+    #[circuit_breaker(using = PAYMENTS_FREE)]
+    async fn composed(n: u64) -> Result<u64, ApiError> {
+        Ok(n + 1)
+    }
+    static PAYMENTS_FREE: Breaker = Breaker::new();
+    static STORM_FREE: RetryBudget = RetryBudget::new();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let _context = runtime.enter();
+    let poll = |fut: std::pin::Pin<&mut dyn Future<Output = Result<u64, ApiError>>>| match fut
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
+        std::task::Poll::Ready(out) => assert_eq!(out, Ok(2)),
+        std::task::Poll::Pending => panic!("finishes on the first poll"),
+    };
+    poll(std::pin::pin!(own(1)));
+    poll(std::pin::pin!(composed(1)));
+    assert_eq!(allocation_counter::measure(|| poll(std::pin::pin!(own(1)))).count_total, 0);
+    assert_eq!(allocation_counter::measure(|| poll(std::pin::pin!(composed(1)))).count_total, 0);
+}
+
+// ---------------------------------------------------------------- breakers over breakers
+
+static GATEWAY: Breaker = Breaker::new().min_calls(1);
+static BACKEND: Breaker = Breaker::new().min_calls(3).open_for(secs(60));
+
+#[circuit_breaker(using = GATEWAY)]
+#[retry(attempts = 2, delay = 10ms, jitter = 0)]
+#[circuit_breaker(using = BACKEND)]
+async fn layered(fail: bool) -> Result<(), ApiError> {
+    outcome(fail)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refusal_below_is_never_a_failure_above() {
+    BACKEND.isolate();
+    for _ in 0..5 {
+        assert!(refusal(layered(false).await).is_some(), "refused by the backend's breaker");
+    }
+    assert_eq!(
+        GATEWAY.state(),
+        BreakerState::Closed,
+        "the refusals were not failures of the gateway"
+    );
+    // They counted as answers: with a fresh window, a failure that ran is one (two
+    // attempts, under the backend's `min_calls`).
+    BACKEND.reset();
+    GATEWAY.reset();
+    assert_eq!(layered(true).await, Err(ApiError::Down));
+    assert_eq!(BACKEND.state(), BreakerState::Closed);
+    assert_eq!(GATEWAY.state(), BreakerState::Open);
 }

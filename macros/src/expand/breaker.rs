@@ -34,6 +34,10 @@ use crate::args::BreakerArgs;
 //     }
 //
 // With `using = SHARED`, the breaker is `::steadfast::__private::breaker_of(&(SHARED))`.
+// With another breaker below, this one declares `let __steadfast_refused_below_I =
+// AtomicBool::new(false);` before the call and its classifier starts with
+// `!__steadfast_refused_below_I.load(Relaxed) &&`; the one below stores `true` in its
+// `Err` arm (refused) and `false` in its `Ok` arm (the call ran).
 impl Expand for BreakerArgs {
     fn expand(&self, cx: &Context, inner: Code) -> Code {
         let Context { name, ret_span, .. } = cx;
@@ -60,17 +64,33 @@ impl Expand for BreakerArgs {
         // (`redundant_closure`) see generated code.
         // The output's name, too: the bound is reported at the argument of the call.
         let output = syn::Ident::new("__steadfast_output", *ret_span);
+        // With a breaker below (maybe under a retry), an output that is its refusal is
+        // not a failure of this one: the dependency was not called.
+        let not_refused = cx.refusals_below.as_ref().map(|below| {
+            quote!(!::core::sync::atomic::AtomicBool::load(&#below, ::core::sync::atomic::Ordering::Relaxed) &&)
+        });
         let failed = match &self.when {
             Some(when) => {
                 let when = &when.value;
                 let classify = quote_spanned!(*ret_span=> ::steadfast::__private::error_when);
-                quote!(|#output| #classify(#output, &(#when)))
+                quote!(|#output| #not_refused #classify(#output, &(#when)))
             }
             None => {
                 let classify = quote_spanned!(*ret_span=> ::steadfast::__private::every_error);
-                quote!(|#output| #classify(#output))
+                quote!(|#output| #not_refused #classify(#output))
             }
         };
+        let declare_below = cx
+            .refusals_below
+            .as_ref()
+            .map(|below| quote!(let #below = ::core::sync::atomic::AtomicBool::new(false);));
+        // The breaker above learns whether this call was refused or ran.
+        let tell_above = |refused: bool| {
+            cx.refusals_above.as_ref().map(|above| {
+                quote!(::core::sync::atomic::AtomicBool::store(&#above, #refused, ::core::sync::atomic::Ordering::Relaxed);)
+            })
+        };
+        let (ran_above, refused_above) = (tell_above(false), tell_above(true));
         let on_open = quote_spanned!(*ret_span=> ::steadfast::__private::on_circuit_open(#open));
         // A `#[retry]` above learns of the refusal (the error itself is the user's type).
         let tell_retry = cx
@@ -78,11 +98,17 @@ impl Expand for BreakerArgs {
             .as_ref()
             .map(|refused: &Ident| quote!(#refused = ::steadfast::__private::refusal(&#open);));
         let inner = inner.future();
+        let ran = match &ran_above {
+            Some(ran) => quote!({ #ran #out }),
+            None => quote!(#out),
+        };
         Code::Block(quote! {
+            #declare_below
             match ::steadfast::__private::breaker_call(#breaker, #name, #failed, #inner).await {
-                ::core::result::Result::Ok(#out) => #out,
+                ::core::result::Result::Ok(#out) => #ran,
                 ::core::result::Result::Err(#open) => {
                     #tell_retry
+                    #refused_above
                     #on_open
                 }
             }

@@ -73,6 +73,12 @@ pub struct Context<'a> {
     /// (`Option<Duration>`, declared by the retry for each attempt) in which the
     /// breaker puts the `retry_after` of a refusal.
     pub refused: Option<Ident>,
+    /// For a breaker with another breaker below it: the local (an `AtomicBool`) in
+    /// which the nearest one below says whether its call was refused, so that this one
+    /// does not count the refusal as a failure.
+    pub refusals_below: Option<Ident>,
+    /// For a breaker with another breaker above it: that breaker's `refusals_below`.
+    pub refusals_above: Option<Ident>,
 }
 
 /// A name for a generated local (or, in capitals, a `static`): `__steadfast_out`,
@@ -125,6 +131,8 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
         sig: layer_sig,
         blocking: function.is_blocking(),
         refused: None,
+        refusals_below: None,
+        refusals_above: None,
     };
 
     // A `&mut self`/`self` receiver cannot be moved into each run of a body that runs
@@ -146,9 +154,18 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
     };
     for (i, layer) in layers.iter().enumerate().rev() {
         let (above, below) = (&layers[..i], &layers[i + 1..]);
-        let told = (layer.reruns_body() && below.iter().any(|l| l.refuses()))
+        // A retry hears of the breakers below it up to the next retry (which hears of
+        // those below it); a breaker tells the nearest retry above it.
+        let nearest_below = below.iter().find(|l| l.reruns_body() || l.refuses());
+        let told = (layer.reruns_body() && nearest_below.is_some_and(|l| l.refuses()))
             || (layer.refuses() && above.iter().any(|l| l.reruns_body()));
         cx.refused = told.then(|| local("refused"));
+        // Each breaker's own name, so that a breaker between two can both read the one
+        // below and tell the one above.
+        let flag = |j: usize| local(&format!("refused_below_{j}"));
+        cx.refusals_below = (layer.refuses() && below.iter().any(|l| l.refuses())).then(|| flag(i));
+        cx.refusals_above =
+            if layer.refuses() { above.iter().rposition(|l| l.refuses()).map(flag) } else { None };
         code = layer.expand(&cx, code);
     }
     let mut block = code.block();
