@@ -429,5 +429,12 @@ mod tests {
         debug::<crate::NoHint>();
         debug::<crate::RetryPolicy>();
         debug::<crate::Retrying<crate::AnyError, crate::NoHint>>();
+        #[cfg(feature = "redis")]
+        {
+            debug::<crate::redis::RedisLimiter>();
+            debug::<crate::redis::RedisLimiterBuilder>();
+            debug::<crate::redis::RedisPermit<'static>>();
+            debug::<crate::redis::Unavailable>();
+        }
     }
 }

@@ -547,3 +547,22 @@ async fn invalid_limits_are_errors() {
     let err = RedisLimiter::builder(client, "bad").burst(1).build().await.unwrap_err();
     assert_eq!(err.to_string(), "invalid limit: a burst needs a rate limit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_calls_fall_back_on_a_local_limiter_per_key() {
+    let Some(mut server) = RedisServer::start() else { return };
+    let local = Limiter::rate(1, Duration::from_secs(10));
+    let fleet = RedisLimiter::builder(client(&server), "tenants-local")
+        .rate(5, Duration::from_secs(10))
+        .on_unavailable(Unavailable::Local(local))
+        .build()
+        .await
+        .unwrap();
+    server.kill();
+    call(&fleet, "acme").await.unwrap();
+    let refused = call(&fleet, "acme").await.unwrap_err();
+    assert_eq!(refused.limit(), LimitKind::Rate { starts: 1, per: Duration::from_secs(10) });
+    call(&fleet, "globex").await.unwrap(); // its own local limiter
+    let permit = fleet.acquire_key("initech", Some(Duration::ZERO)).await.unwrap();
+    assert!(permit.is_local());
+}
