@@ -566,3 +566,51 @@ async fn keyed_calls_fall_back_on_a_local_limiter_per_key() {
     let permit = fleet.acquire_key("initech", Some(Duration::ZERO)).await.unwrap();
     assert!(permit.is_local());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn too_short_timings_are_clamped_with_an_error_event() {
+    let capture = Capture::start();
+    let client = Client::open("redis://127.0.0.1:1/").unwrap();
+    let fleet = RedisLimiter::builder(client, "hasty")
+        .lease(Duration::ZERO)
+        .redis_timeout(Duration::from_micros(10))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!((fleet.lease(), fleet.redis_timeout()), (3 * MS, 3 * MS));
+    let errors: Vec<_> = capture
+        .steadfast()
+        .into_iter()
+        .filter(|event| event.level == tracing::Level::ERROR)
+        .filter_map(|event| event.field("message").map(str::to_owned))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("`redis_timeout` is too short"), "{errors:?}");
+    assert!(errors[1].contains("`lease` is too short"), "{errors:?}");
+    assert_eq!(fleet.to_string(), "fleet limit `hasty`: no limit");
+    // No limit: every call is admitted, without asking Redis (which is not there).
+    assert!(fleet.acquire(Some(Duration::ZERO)).await.is_ok());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_limiter_names_itself_and_its_limits_never_the_url() {
+    let client = Client::open("redis://user:secret@127.0.0.1:1/").unwrap();
+    let fleet = RedisLimiter::builder(client, "payments")
+        .concurrency(3)
+        .rate(10, Duration::from_secs(1))
+        .burst(2)
+        .redis_timeout(5 * MS)
+        .build()
+        .await
+        .unwrap();
+    let shown = fleet.to_string();
+    assert_eq!(
+        shown,
+        "fleet limit `payments`: concurrency limit of 3 and rate limit of 10 per 1s, burst 2"
+    );
+    assert!(!format!("{fleet:?}").contains("secret"));
+    assert_eq!(fleet.name(), "payments");
+    assert_eq!(fleet.concurrency_limit(), Some(3));
+    assert_eq!(fleet.rate_limit(), Some((10, Duration::from_secs(1))));
+    assert_eq!(fleet.burst_limit(), Some(2));
+}
