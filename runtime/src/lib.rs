@@ -341,7 +341,7 @@ pub use steadfast_macros::error_boundary;
 /// | `concurrency = N` | at most N bodies in flight (a constant) |
 /// | `rate = N, per = D` | at most N bodies start in any window of length D (constants, together) |
 /// | `wait = D` | a caller without a slot after D returns `Err(E::from(Rejected))` without running the body; `0ms` rejects at once when full |
-/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`] (instead of `concurrency`/`rate`) |
+/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`], such as a fleet-wide `steadfast::redis::RedisLimiter` (feature `redis`) (instead of `concurrency`/`rate`) |
 ///
 /// Without `using`, the limit belongs to the function: one limiter per annotated
 /// function, shared by every caller and task (and every instantiation of a generic
