@@ -26,6 +26,9 @@ use tokio::time::Instant;
 const MS: Duration = Duration::from_millis(1);
 /// How much shorter than Redis's a window read from the callers' clocks may look.
 const JITTER: Duration = Duration::from_millis(5);
+/// What a bound on a call's duration allows beyond it: the scheduling of a loaded
+/// machine (a round trip to a local Redis is well under a millisecond).
+const SLACK: Duration = Duration::from_millis(40);
 /// The child replica's environment variables.
 const CHILD_URL: &str = "STEADFAST_REDIS_CHILD_URL";
 const CHILD_MODE: &str = "STEADFAST_REDIS_CHILD_MODE";
@@ -271,7 +274,7 @@ async fn load_shedding_across_replicas() {
     let held = (a.acquire(None).await.unwrap(), a.acquire(None).await.unwrap());
     let asked = Instant::now();
     let rejected = b.try_work().await.unwrap_err();
-    assert!(asked.elapsed() < 20 * MS, "one round trip: {:?}", asked.elapsed());
+    assert!(asked.elapsed() < SLACK, "one round trip: {:?}", asked.elapsed());
     assert_eq!(rejected.limit(), LimitKind::Concurrency(2));
     assert_eq!(rejected.function(), Some("try_work"));
     drop(held);
@@ -391,7 +394,7 @@ async fn redis_killed_fail_open_runs_calls_with_one_error_event_then_recovers() 
     for _ in 0..20 {
         let asked = Instant::now();
         let permit = fleet.acquire(Some(Duration::ZERO)).await.unwrap();
-        assert!(asked.elapsed() <= 60 * MS, "within redis_timeout: {:?}", asked.elapsed());
+        assert!(asked.elapsed() <= 50 * MS + SLACK, "within redis_timeout: {:?}", asked.elapsed());
         assert!(!permit.holds_lease() && !permit.is_local());
     }
     assert!(!fleet.redis_available());
@@ -419,7 +422,7 @@ async fn redis_killed_fail_closed_rejects_naming_redis_then_recovers() {
     server.kill();
     let asked = Instant::now();
     let rejected = fleet.acquire(Some(Duration::from_secs(1))).await.unwrap_err();
-    assert!(asked.elapsed() <= 60 * MS, "within redis_timeout: {:?}", asked.elapsed());
+    assert!(asked.elapsed() <= 50 * MS + SLACK, "within redis_timeout: {:?}", asked.elapsed());
     assert_eq!(rejected.limit(), LimitKind::Unavailable("closed"));
     assert_eq!(
         rejected.to_string(),
@@ -452,12 +455,12 @@ async fn redis_paused_answers_too_late_so_the_local_limiter_takes_over() {
     for _ in 0..2 {
         let asked = Instant::now();
         let permit = fleet.acquire(Some(Duration::ZERO)).await.unwrap();
-        assert!(asked.elapsed() <= 60 * MS, "within redis_timeout: {:?}", asked.elapsed());
+        assert!(asked.elapsed() <= 50 * MS + SLACK, "within redis_timeout: {:?}", asked.elapsed());
         assert!(permit.is_local());
     }
     let asked = Instant::now();
     let refused = fleet.acquire(Some(Duration::from_millis(100))).await.unwrap_err();
-    assert!(asked.elapsed() <= 160 * MS, "redis_timeout + wait: {:?}", asked.elapsed());
+    assert!(asked.elapsed() <= 150 * MS + SLACK, "redis_timeout + wait: {:?}", asked.elapsed());
     assert_eq!(refused.limit(), LimitKind::Rate { starts: 2, per: Duration::from_secs(10) });
     server.resume();
     // The calls that timed out were still queued, and the first took the start once
@@ -477,7 +480,7 @@ async fn build_succeeds_while_redis_is_down() {
         .build()
         .await
         .unwrap();
-    assert!(started.elapsed() <= 60 * MS, "build waits redis_timeout at most");
+    assert!(started.elapsed() <= 50 * MS + SLACK, "build waits redis_timeout at most");
     assert!(!fleet.redis_available());
     assert!(fleet.acquire(Some(Duration::ZERO)).await.is_err());
     server.restart();
