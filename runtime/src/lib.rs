@@ -437,7 +437,7 @@ pub use steadfast_macros::error_boundary;
 /// | `burst = B` | with `rate`: at most B starts at once, then one every `per / N` (GCRA, as nginx's `limit_req`); 1 ≤ B ≤ N |
 /// | `wait = D` | a caller without a slot after D returns `Err(E::from(Rejected))` without running the body; `0ms` rejects at once when full |
 /// | `key = EXPR` | the limits apply per value of EXPR (`Hash + Eq + Clone + Send + Sync + 'static`), each key with its own window, slots and FIFO line; a place (`user.id`) is cloned, another expression moved in |
-/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`] (instead of `concurrency`/`rate`/`burst`); with `key`, a [`KeyedLimiter`] or any [`KeyedLimit`] |
+/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`], such as a fleet-wide `steadfast::redis::RedisLimiter` (feature `redis`), (instead of `concurrency`/`rate`/`burst`); with `key`, a [`KeyedLimiter`] or any [`KeyedLimit`] |
 ///
 /// Without `using`, the limit belongs to the function: one limiter per annotated
 /// function, shared by every caller and task (and every instantiation of a generic
@@ -699,5 +699,12 @@ mod tests {
         debug::<crate::NoHint>();
         debug::<crate::RetryPolicy>();
         debug::<crate::Retrying<crate::AnyError, crate::NoHint>>();
+        #[cfg(feature = "redis")]
+        {
+            debug::<crate::redis::RedisLimiter>();
+            debug::<crate::redis::RedisLimiterBuilder>();
+            debug::<crate::redis::RedisPermit<'static>>();
+            debug::<crate::redis::Unavailable>();
+        }
     }
 }

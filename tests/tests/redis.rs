@@ -26,6 +26,9 @@ use tokio::time::Instant;
 const MS: Duration = Duration::from_millis(1);
 /// How much shorter than Redis's a window read from the callers' clocks may look.
 const JITTER: Duration = Duration::from_millis(5);
+/// What a bound on a call's duration allows beyond it: the scheduling of a loaded
+/// machine (a round trip to a local Redis is well under a millisecond).
+const SLACK: Duration = Duration::from_millis(40);
 /// The child replica's environment variables.
 const CHILD_URL: &str = "STEADFAST_REDIS_CHILD_URL";
 const CHILD_MODE: &str = "STEADFAST_REDIS_CHILD_MODE";
@@ -271,7 +274,7 @@ async fn load_shedding_across_replicas() {
     let held = (a.acquire(None).await.unwrap(), a.acquire(None).await.unwrap());
     let asked = Instant::now();
     let rejected = b.try_work().await.unwrap_err();
-    assert!(asked.elapsed() < 20 * MS, "one round trip: {:?}", asked.elapsed());
+    assert!(asked.elapsed() < SLACK, "one round trip: {:?}", asked.elapsed());
     assert_eq!(rejected.limit(), LimitKind::Concurrency(2));
     assert_eq!(rejected.function(), Some("try_work"));
     drop(held);
@@ -391,7 +394,7 @@ async fn redis_killed_fail_open_runs_calls_with_one_error_event_then_recovers() 
     for _ in 0..20 {
         let asked = Instant::now();
         let permit = fleet.acquire(Some(Duration::ZERO)).await.unwrap();
-        assert!(asked.elapsed() <= 60 * MS, "within redis_timeout: {:?}", asked.elapsed());
+        assert!(asked.elapsed() <= 50 * MS + SLACK, "within redis_timeout: {:?}", asked.elapsed());
         assert!(!permit.holds_lease() && !permit.is_local());
     }
     assert!(!fleet.redis_available());
@@ -419,7 +422,7 @@ async fn redis_killed_fail_closed_rejects_naming_redis_then_recovers() {
     server.kill();
     let asked = Instant::now();
     let rejected = fleet.acquire(Some(Duration::from_secs(1))).await.unwrap_err();
-    assert!(asked.elapsed() <= 60 * MS, "within redis_timeout: {:?}", asked.elapsed());
+    assert!(asked.elapsed() <= 50 * MS + SLACK, "within redis_timeout: {:?}", asked.elapsed());
     assert_eq!(rejected.limit(), LimitKind::Unavailable("closed"));
     assert_eq!(
         rejected.to_string(),
@@ -452,12 +455,12 @@ async fn redis_paused_answers_too_late_so_the_local_limiter_takes_over() {
     for _ in 0..2 {
         let asked = Instant::now();
         let permit = fleet.acquire(Some(Duration::ZERO)).await.unwrap();
-        assert!(asked.elapsed() <= 60 * MS, "within redis_timeout: {:?}", asked.elapsed());
+        assert!(asked.elapsed() <= 50 * MS + SLACK, "within redis_timeout: {:?}", asked.elapsed());
         assert!(permit.is_local());
     }
     let asked = Instant::now();
     let refused = fleet.acquire(Some(Duration::from_millis(100))).await.unwrap_err();
-    assert!(asked.elapsed() <= 160 * MS, "redis_timeout + wait: {:?}", asked.elapsed());
+    assert!(asked.elapsed() <= 150 * MS + SLACK, "redis_timeout + wait: {:?}", asked.elapsed());
     assert_eq!(refused.limit(), LimitKind::Rate { starts: 2, per: Duration::from_secs(10) });
     server.resume();
     // The calls that timed out were still queued, and the first took the start once
@@ -477,7 +480,7 @@ async fn build_succeeds_while_redis_is_down() {
         .build()
         .await
         .unwrap();
-    assert!(started.elapsed() <= 60 * MS, "build waits redis_timeout at most");
+    assert!(started.elapsed() <= 50 * MS + SLACK, "build waits redis_timeout at most");
     assert!(!fleet.redis_available());
     assert!(fleet.acquire(Some(Duration::ZERO)).await.is_err());
     server.restart();
@@ -539,4 +542,71 @@ async fn invalid_limits_are_errors() {
     assert!(err.build().await.is_err());
     let err = RedisLimiter::builder(client, "bad").burst(1).build().await.unwrap_err();
     assert_eq!(err.to_string(), "invalid limit: a burst needs a rate limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_calls_fall_back_on_a_local_limiter_per_key() {
+    let Some(mut server) = RedisServer::start() else { return };
+    let local = Limiter::rate(1, Duration::from_secs(10));
+    let fleet = RedisLimiter::builder(client(&server), "tenants-local")
+        .rate(5, Duration::from_secs(10))
+        .on_unavailable(Unavailable::Local(local))
+        .build()
+        .await
+        .unwrap();
+    server.kill();
+    call(&fleet, "acme").await.unwrap();
+    let refused = call(&fleet, "acme").await.unwrap_err();
+    assert_eq!(refused.limit(), LimitKind::Rate { starts: 1, per: Duration::from_secs(10) });
+    call(&fleet, "globex").await.unwrap(); // its own local limiter
+    let permit = fleet.acquire_key("initech", Some(Duration::ZERO)).await.unwrap();
+    assert!(permit.is_local());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn too_short_timings_are_clamped_with_an_error_event() {
+    let capture = Capture::start();
+    let client = Client::open("redis://127.0.0.1:1/").unwrap();
+    let fleet = RedisLimiter::builder(client, "hasty")
+        .lease(Duration::ZERO)
+        .redis_timeout(Duration::from_micros(10))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!((fleet.lease(), fleet.redis_timeout()), (3 * MS, 3 * MS));
+    let errors: Vec<_> = capture
+        .steadfast()
+        .into_iter()
+        .filter(|event| event.level == tracing::Level::ERROR)
+        .filter_map(|event| event.field("message").map(str::to_owned))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("`redis_timeout` is too short"), "{errors:?}");
+    assert!(errors[1].contains("`lease` is too short"), "{errors:?}");
+    assert_eq!(fleet.to_string(), "fleet limit `hasty`: no limit");
+    // No limit: every call is admitted, without asking Redis (which is not there).
+    assert!(fleet.acquire(Some(Duration::ZERO)).await.is_ok());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_limiter_names_itself_and_its_limits_never_the_url() {
+    let client = Client::open("redis://user:secret@127.0.0.1:1/").unwrap();
+    let fleet = RedisLimiter::builder(client, "payments")
+        .concurrency(3)
+        .rate(10, Duration::from_secs(1))
+        .burst(2)
+        .redis_timeout(5 * MS)
+        .build()
+        .await
+        .unwrap();
+    let shown = fleet.to_string();
+    assert_eq!(
+        shown,
+        "fleet limit `payments`: concurrency limit of 3 and rate limit of 10 per 1s, burst 2"
+    );
+    assert!(!format!("{fleet:?}").contains("secret"));
+    assert_eq!(fleet.name(), "payments");
+    assert_eq!(fleet.concurrency_limit(), Some(3));
+    assert_eq!(fleet.rate_limit(), Some((10, Duration::from_secs(1))));
+    assert_eq!(fleet.burst_limit(), Some(2));
 }

@@ -6,7 +6,10 @@ local starts = tonumber(ARGV[3])
 local per = tonumber(ARGV[4])
 local burst = tonumber(ARGV[5])
 local token = ARGV[6]
-if n > 0 then
+-- Expired leases and starts out of the window are trimmed only when they might be in
+-- the way: below the limit, counting them as well changes nothing (and the sets never
+-- hold more than the limit plus one).
+if n > 0 and redis.call('ZCARD', KEYS[1]) >= n then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   if redis.call('ZCARD', KEYS[1]) >= n then
     local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -24,7 +27,7 @@ if starts > 0 then
       return {0, 2, math.ceil(allowed - now)}
     end
     tat = tat + interval
-  else
+  elseif redis.call('ZCARD', KEYS[2]) >= starts then
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - per)
     if redis.call('ZCARD', KEYS[2]) >= starts then
       local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
