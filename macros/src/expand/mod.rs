@@ -181,7 +181,7 @@ pub fn function(function: &Function, layers: &[Box<dyn Layer>]) -> TokenStream {
             .iter()
             .any(|a| matches!(a, FnArg::Typed(t) if retry::has_mut_binding(&t.pat)));
     let allow_mut = mut_args.then(|| quote!(#[allow(unused_mut)]));
-    let block = counted(&cx, block);
+    let block = counted(&cx, sig, block);
     quote! {
         #(#attrs)*
         #allow_mut
@@ -230,18 +230,29 @@ fn reborrow_self(sig: &Signature, body: &TokenStream) -> TokenStream {
 //
 // Output (the call counted once, by outcome; nothing without the `metrics` feature):
 //     let __steadfast_call = ::steadfast::__private::call_start("f");
-//     let __steadfast_out = { BLOCK };
+//     let __steadfast_out: R = { BLOCK };          // `_` for `impl Trait`, `()` for none
 //     ::steadfast::__private::call_end(__steadfast_call, (&::steadfast::__private::Ended(&__steadfast_out)).steadfast_failed());
 //     __steadfast_out
-fn counted(cx: &Context, block: TokenStream) -> TokenStream {
+fn counted(cx: &Context, sig: &Signature, block: TokenStream) -> TokenStream {
     let name = &cx.name;
     let call = local("call");
     let out = local("out");
+    // The output is typed as the signature says, as the body's tail was before the
+    // count: the layers infer against it (a `#[hedge]` on a non-`Result` function is
+    // then reported once, at the return type), and coercions still apply.
+    let ty = match &sig.output {
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            erase_impl_trait(&mut ty);
+            quote!(#ty)
+        }
+        ReturnType::Default => quote!(()),
+    };
     // Whether the output is an `Err`, by autoref specialisation: any return type works
     // (`#[limit]` without `wait` needs no `Result`).
     quote! {
         let #call = ::steadfast::__private::call_start(#name);
-        let #out = { #block };
+        let #out: #ty = { #block };
         #[allow(unused_imports)]
         use ::steadfast::__private::{EndedOther as _, EndedResult as _};
         ::steadfast::__private::call_end(
