@@ -51,10 +51,10 @@
 //!
 //! | attribute | what it does | error it adds to `E` |
 //! |---|---|---|
-//! | [`#[retry]`][retry] | re-runs the whole body while it returns `Err` and the policy allows: backoff, jitter, `when`, Retry-After hints | none: the last error, unchanged |
+//! | [`#[retry]`][retry] | re-runs the whole body while it returns `Err` and the policy allows: backoff, jitter, `when`, Retry-After hints, a shared retry budget | none: the last error, unchanged |
 //! | [`#[timeout(D)]`](macro@timeout) | drops (cancels) the body if it has not finished within `D` | [`TimedOut`] |
 //! | [`#[error_boundary]`][error_boundary] | logs every `Err` that leaves, once, with context and `source()` chain; `catch_panic` turns panics into errors | [`Panicked`], with `catch_panic` |
-//! | [`#[limit]`][limit] | at most N bodies at once, at most N starts per window, FIFO; sheds load with `wait` | [`Rejected`], with `wait` |
+//! | [`#[limit]`][limit] | at most N bodies at once, at most N starts per window (or evenly spaced, `burst`), FIFO; per function, per `key`, or for a whole fleet (`using` a `RedisLimiter`); sheds load with `wait` | [`Rejected`], with `wait` |
 //! | [`#[hedge]`][hedge] | races another attempt against a slow or failed one (`after = 50ms`, `after = p95`); the first `Ok` wins, the others are cancelled | none: the last error when all fail |
 //! | [`#[circuit_breaker]`][circuit_breaker] | stops calling a dependency that keeps failing: refuses calls for `open_for`, then lets trial calls through | [`CircuitOpen`] |
 //!
@@ -106,6 +106,10 @@
 //!
 //! `#[retry] #[timeout(1s)]` gives every attempt its own second;
 //! `#[timeout(5s)] #[retry]` gives all attempts together five seconds.
+//! [`#[hedge]`][hedge] and [`#[circuit_breaker]`][circuit_breaker] stack the same
+//! way: under `#[retry]`, each attempt is one call of the breaker (an open breaker
+//! ends the retry); above `#[limit]`, each hedged attempt holds its own slot; under
+//! `#[timeout]`, all hedged attempts share the deadline.
 //!
 //! # Errors
 //!
@@ -119,14 +123,17 @@
 //! # Testing with a paused clock
 //!
 //! Every wait uses tokio's clock, so `#[tokio::test(start_paused = true)]` runs
-//! backoff sleeps, timeouts and rate spacing instantly and exactly.
+//! backoff sleeps, timeouts, rate spacing, hedge delays and a breaker's `open_for`
+//! instantly and exactly (a fleet-wide `RedisLimiter` keeps its window on Redis's
+//! clock instead).
 //!
 //! # Without macros
 //!
 //! Everything is plain Rust in this crate: [`RetryPolicy`], [`timeout()`](fn@timeout),
-//! [`ErrorBoundary`], [`Limiter`] and [`KeyedLimiter`]; [`Breaker`] (a circuit breaker: [`Breaker::run`])
-//! and [`RetryBudget`] (a cap on retries relative to calls) are shared `static`s with
-//! `const` builders.
+//! [`ErrorBoundary`], [`Limiter`] and [`KeyedLimiter`]; [`Breaker`] (a circuit
+//! breaker: [`Breaker::run`]), [`Hedge`] (hedged requests: [`Hedge::run`]) and
+//! [`RetryBudget`] (a cap on retries and hedges relative to calls) are shared `static`s
+//! with `const` builders.
 //!
 //! # Feature flags
 //!
@@ -437,7 +444,7 @@ pub use steadfast_macros::error_boundary;
 /// | `burst = B` | with `rate`: at most B starts at once, then one every `per / N` (GCRA, as nginx's `limit_req`); 1 ≤ B ≤ N |
 /// | `wait = D` | a caller without a slot after D returns `Err(E::from(Rejected))` without running the body; `0ms` rejects at once when full |
 /// | `key = EXPR` | the limits apply per value of EXPR (`Hash + Eq + Clone + Send + Sync + 'static`), each key with its own window, slots and FIFO line; a place (`user.id`) is cloned, another expression moved in |
-/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`], such as a fleet-wide `steadfast::redis::RedisLimiter` (feature `redis`), (instead of `concurrency`/`rate`/`burst`); with `key`, a [`KeyedLimiter`] or any [`KeyedLimit`] |
+/// | `using = EXPR` | take slots from a shared limiter: a `static` [`Limiter`], `self.field`, or anything implementing [`Limit`], such as a fleet-wide `steadfast::redis::RedisLimiter` (feature `redis`), instead of `concurrency`/`rate`/`burst`; with `key`, a [`KeyedLimiter`] or any [`KeyedLimit`] |
 ///
 /// Without `using`, the limit belongs to the function: one limiter per annotated
 /// function, shared by every caller and task (and every instantiation of a generic
