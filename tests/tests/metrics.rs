@@ -13,12 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use steadfast::redis::RedisLimiter;
 use steadfast::{
     Breaker, KeyedLimiter, Limiter, RetryBudget, circuit_breaker, error_boundary, hedge, limit,
     retry, timeout,
 };
 use steadfast_tests::Failure;
 use steadfast_tests::metrics::Recorded;
+use steadfast_tests::redis_server::RedisServer;
 use tokio::time::sleep;
 
 fn calls(function: &str, outcome: &str) -> String {
@@ -245,6 +247,27 @@ async fn a_shared_limiter_reports_under_the_name_of_its_static() {
     assert!(m.series().iter().all(|s| !s.contains("limiter=\"pool_")), "{:?}", m.series());
 }
 
+static LAZY_POOL: std::sync::LazyLock<Limiter> =
+    std::sync::LazyLock::new(|| Limiter::concurrency(1));
+
+#[limit(using = &*LAZY_POOL)]
+async fn lazy_pool_user(ms: u64) -> Result<(), Failure> {
+    sleep(Duration::from_millis(ms)).await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_limiter_in_a_lazy_static_reports_under_the_statics_name() {
+    let mut m = Recorded::install();
+    let waiting = by_limiter("steadfast_limit_waiting", "LAZY_POOL");
+    let (a, b, seen) = tokio::join!(lazy_pool_user(10), lazy_pool_user(10), async {
+        sleep(Duration::from_millis(5)).await;
+        m.gauge(&waiting)
+    });
+    assert_eq!((a, b, seen), (Ok(()), Ok(()), Some(1.0)));
+    assert_eq!(m.gauge(&by_limiter("steadfast_limit_in_flight", "LAZY_POOL")), Some(0.0));
+}
+
 static NAMED_POOL: Limiter = Limiter::concurrency(1).name("db");
 
 #[limit(using = NAMED_POOL)]
@@ -338,6 +361,36 @@ async fn futures_join<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
         outs.push(task.await.unwrap());
     }
     outs
+}
+
+// A fleet-wide limiter through the attribute: the same gauges, counted where the
+// calls are made (each replica reports its own callers). Real clock and a real
+// `redis-server`, skipped without one (as in tests/redis.rs).
+static FLEET: tokio::sync::OnceCell<RedisLimiter> = tokio::sync::OnceCell::const_new();
+
+#[limit(using = &*FLEET.get().expect("built by the test"))]
+async fn fleet_call(ms: u64) -> Result<(), Failure> {
+    sleep(Duration::from_millis(ms)).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_redis_limiter_reports_its_in_flight_and_waiting_callers() {
+    let Some(server) = RedisServer::start() else { return };
+    let client = steadfast::redis::Client::open(server.url()).unwrap();
+    let limiter = RedisLimiter::builder(client, "metrics_fleet").concurrency(1).build();
+    FLEET.set(limiter.await.unwrap()).ok().unwrap();
+    let mut m = Recorded::install();
+    let in_flight = by_limiter("steadfast_limit_in_flight", "fleet_call");
+    let waiting = by_limiter("steadfast_limit_waiting", "fleet_call");
+    let (a, b, seen) = tokio::join!(fleet_call(300), fleet_call(300), async {
+        sleep(Duration::from_millis(150)).await;
+        (m.gauge(&in_flight), m.gauge(&waiting))
+    });
+    assert_eq!((a, b), (Ok(()), Ok(())));
+    assert_eq!(seen, (Some(1.0), Some(1.0)), "one holds the fleet's slot, one waits");
+    assert_eq!((m.gauge(&in_flight), m.gauge(&waiting)), (Some(0.0), Some(0.0)));
+    assert_eq!(m.counter(&calls("fleet_call", "ok")), Some(2));
 }
 
 // ---------------------------------------------------------------- circuit breaker

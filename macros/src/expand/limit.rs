@@ -140,7 +140,9 @@ pub(super) fn static_name(expr: &Expr) -> Option<syn::LitStr> {
             is_static.then(|| syn::LitStr::new(&name, last.ident.span()))
         }
         Expr::Paren(paren) => static_name(&paren.expr),
-        Expr::Reference(reference) => static_name(&reference.expr),
+        // `&*FLEET`: a `LazyLock` static.
+        Expr::Reference(syn::ExprReference { expr, .. })
+        | Expr::Unary(syn::ExprUnary { op: syn::UnOp::Deref(_), expr, .. }) => static_name(expr),
         _ => None,
     }
 }
