@@ -318,7 +318,9 @@ impl Breaker {
     }
 
     /// The name in the `function` field of the events and in [`CircuitOpen`] for calls
-    /// made through [`run`](Self::run) (the attribute uses the function's name).
+    /// made through [`run`](Self::run) (the attribute uses the function's name), and
+    /// the `function` label of `steadfast_circuit_state` (feature `metrics`; unnamed, a
+    /// breaker shared by `#[circuit_breaker(using = STATIC)]` reports under `STATIC`).
     ///
     /// ```
     /// static DB: steadfast::Breaker = steadfast::Breaker::new().name("db");
