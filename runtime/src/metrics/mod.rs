@@ -106,13 +106,7 @@ impl std::fmt::Debug for CallStart {
 #[inline]
 pub fn call_start(function: &'static str) -> CallStart {
     #[cfg(feature = "metrics")]
-    {
-        let handles = recorder::handles(function);
-        // The answer, for the layers of this call that would ask again (a limiter's
-        // gauges): one question to the facade per call.
-        LIVE.with(|live| live.set(handles.is_some()));
-        CallStart { inner: handles.map(|h| (h, clock::now())) }
-    }
+    return CallStart { inner: recorder::handles(function).map(|h| (h, clock::now())) };
     #[cfg(not(feature = "metrics"))]
     {
         let _ = function;
@@ -232,15 +226,6 @@ thread_local! {
 }
 
 #[cfg(feature = "metrics")]
-thread_local! {
-    /// Whether a recorder was installed at the latest [`call_start`] on this thread:
-    /// what a limiter's gauges go by instead of asking the facade again. (It is only
-    /// stale across the installation of a recorder, and then either a call's gauges are
-    /// skipped as a whole, or the recording path finds no recorder and records nothing.)
-    static LIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-#[cfg(feature = "metrics")]
 fn take_mark() -> Outcome {
     let mark = MARK.with(|m| m.replace(0));
     Outcome::ALL
@@ -338,13 +323,12 @@ impl<const G: u8> Held<G> {
         false
     }
 
-    /// Takes a place in `limiter`'s gauge, if a recorder was installed when the call
-    /// started (without one, nothing more than a thread-local read).
+    /// Takes a place in `limiter`'s gauge.
     #[inline]
     pub(crate) fn enter(limiter: &'static str) -> Self {
         #[cfg(feature = "metrics")]
         return Held {
-            handles: if LIVE.get() { recorder::enter(limiter, Self::level()) } else { None },
+            handles: if recorder::live() { recorder::enter(limiter, Self::level()) } else { None },
         };
         #[cfg(not(feature = "metrics"))]
         {

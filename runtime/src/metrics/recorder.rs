@@ -32,6 +32,13 @@ pub(super) enum Level {
     Waiting,
 }
 
+/// Whether a recorder is installed (global, or local to this thread): the only work
+/// of a call without one.
+#[inline]
+pub(super) fn live() -> bool {
+    metrics::with_recorder(|r| !is_noop(r))
+}
+
 /// Whether the recorder is `metrics`' no-op one.
 ///
 /// NOTE: `metrics` answers with its `NoopRecorder`, a zero-sized type, when none is;
