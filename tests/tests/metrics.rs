@@ -215,6 +215,28 @@ async fn the_limiter_gauges_follow_the_load() {
     assert_eq!(took, [0.1, 0.1, 0.2, 0.2, 0.3]);
 }
 
+#[limit(concurrency = 1)]
+async fn limit_instant(suspend: bool) -> Result<(), Failure> {
+    if suspend {
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_done_in_its_first_poll_is_never_counted_in_flight() {
+    let mut m = Recorded::install();
+    let in_flight = by_limiter("steadfast_limit_in_flight", "limit_instant");
+    assert_eq!(limit_instant(false).await, Ok(()));
+    assert_eq!(m.gauge(&in_flight), None, "no second question to the facade");
+    let mut call = Box::pin(limit_instant(true));
+    assert!(poll_once(&mut call).await.is_pending());
+    assert_eq!(m.gauge(&in_flight), Some(1.0), "counted from its first `Pending`");
+    assert_eq!(call.await, Ok(()));
+    assert_eq!(m.gauge(&in_flight), Some(0.0));
+    assert_eq!(m.counter(&calls("limit_instant", "ok")), Some(2));
+}
+
 static SHARED_POOL: Limiter = Limiter::concurrency(1);
 
 #[limit(using = SHARED_POOL)]
@@ -622,8 +644,7 @@ fn a_recorded_call_allocates_nothing_once_its_handles_are_resolved() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let _context = runtime.enter();
     let mut cx = Context::from_waker(Waker::noop());
-    // A retried call: the calls counter, the histogram, the retries counter and the
-    // limiter's in-flight gauge.
+    // A retried call: the calls counter, the histogram and the retries counter.
     let run = |cx: &mut Context<'_>| {
         let fail_first = Cell::new(true);
         let mut fut = pin!(quiet_stack(&fail_first));
@@ -631,7 +652,8 @@ fn a_recorded_call_allocates_nothing_once_its_handles_are_resolved() {
     };
     run(&mut cx);
     let registered = recorder.registered.load(Ordering::Relaxed);
-    assert_eq!(registered, 4, "calls{{ok}}, duration, retries, in-flight");
+    // The body never suspends, so it is never counted in flight (see below).
+    assert_eq!(registered, 3, "calls{{ok}}, duration, retries");
     let allocations = allocation_counter::measure(|| {
         for _ in 0..100 {
             run(&mut cx);

@@ -437,11 +437,16 @@ where
             // polled again once it is ready; if this one were, it would take a slot
             // again and poll the finished body, which a finished `async` block answers
             // with a panic, and the slot would be freed while unwinding.)
-            let running = Held::enter(label(&*this.limiter, this.function));
             if let Poll::Ready(out) = this.body.as_mut().poll(cx) {
-                drop((permit, running));
+                drop(permit);
                 return Poll::Ready(out);
             }
+            // In `steadfast_limit_in_flight` from the body's first `Pending` on: a body
+            // done within its first poll would leave the gauge as it found it before
+            // any other thread could read it, so it is not counted, and the success
+            // path asks the `metrics` facade once per call (at the call's start), not
+            // twice. A body that suspends pays the second question with its wake-up.
+            let running = Held::enter(label(&*this.limiter, this.function));
             this.state.set(Phase::Running { permit, running });
             return Poll::Pending;
         }
