@@ -11,16 +11,18 @@ pub use crate::boundary::{
 };
 pub use crate::limit::{
     KeyCopy, KeyedAcquire, KeyedSite, LimitKey, key_copy, limit, limit_keyed,
-    limit_keyed_or_reject, limit_or_reject, limit_per_key, limit_per_key_or_reject,
+    limit_keyed_or_reject, limit_named, limit_named_or_reject, limit_or_reject, limit_per_key,
+    limit_per_key_or_reject,
 };
 // Around the whole stack: counts the call once, by outcome (feature `metrics`).
 pub use crate::metrics::{CallStart, Ended, EndedOther, EndedResult, call_end, call_start};
 use crate::metrics::{Outcome as Counted, mark};
 
 /// What the `metrics` feature adds to an annotated function's future at most: the
-/// call's start (16 bytes) and a limiter's place in its gauges (8); 0 without it. For
-/// the future-size tests, which run with whatever features the build unified.
-pub const METRICS_FUTURE_BYTES: usize = if cfg!(feature = "metrics") { 24 } else { 0 };
+/// call's start (16 bytes), a limiter's place in its gauges (8) and, for a limiter
+/// shared by `using = STATIC`, the static's name (16); 0 without it. For the
+/// future-size tests, which run with whatever features the build unified.
+pub const METRICS_FUTURE_BYTES: usize = if cfg!(feature = "metrics") { 40 } else { 0 };
 #[cfg(feature = "backoff")]
 pub use crate::retry::BackoffState;
 pub use crate::retry::{Attempts, RetrySite, RetryState, any_error, no_hint, sleep};
@@ -425,6 +427,24 @@ impl<B: IsBreaker + ?Sized> IsBreaker for std::sync::Arc<B> {
 #[inline(always)]
 pub fn breaker_of<B: IsBreaker + ?Sized>(breaker: &B) -> &Breaker {
     breaker.breaker()
+}
+
+/// [`breaker_of`] for `using = PATH`: the breaker, which learns `label` (the last
+/// segment of the path, the `static`'s name) as the `function` label of its
+/// `steadfast_circuit_state` gauge (feature `metrics`; without it, [`breaker_of`]).
+#[inline(always)]
+pub fn breaker_named<'a, B: IsBreaker + ?Sized>(
+    breaker: &'a B,
+    label: &'static str,
+) -> &'a Breaker {
+    let breaker = breaker.breaker();
+    #[cfg(feature = "metrics")]
+    if breaker.label.get().is_none() {
+        let _ = breaker.label.set(label);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = label;
+    breaker
 }
 
 /// The time until trial calls of a refusal, for the [`Guard`] of a `#[retry]` above

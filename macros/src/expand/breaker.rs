@@ -33,7 +33,9 @@ use crate::args::BreakerArgs;
 //         }
 //     }
 //
-// With `using = SHARED`, the breaker is `::steadfast::__private::breaker_of(&(SHARED))`.
+// With `using = SHARED`, the breaker is `::steadfast::__private::breaker_of(&(SHARED))`;
+// with `using = PATH` (a `static`), `breaker_named(&(PATH), "NAME")`, NAME the path's
+// last segment, the `function` label of its state gauge.
 // With another breaker below, this one declares `let __steadfast_refused_below_I =
 // AtomicBool::new(false);` before the call and its classifier starts with
 // `!__steadfast_refused_below_I.load(Relaxed) &&`; the one below stores `true` in its
@@ -44,7 +46,14 @@ impl Expand for BreakerArgs {
         let breaker = match &self.using {
             Some(using) => {
                 let expr = &using.value;
-                quote_spanned!(expr.span()=> ::steadfast::__private::breaker_of(&(#expr)))
+                // A `static` named by a path labels the breaker's state gauge.
+                match super::limit::static_name(expr) {
+                    Some(label) => quote_spanned!(expr.span()=>
+                        ::steadfast::__private::breaker_named(&(#expr), #label)),
+                    None => {
+                        quote_spanned!(expr.span()=> ::steadfast::__private::breaker_of(&(#expr)))
+                    }
+                }
             }
             None => {
                 let ctor = self.constructor(cx);

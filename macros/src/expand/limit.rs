@@ -27,10 +27,12 @@ use crate::args::{LimitArgs, unwrap_group};
 //     )
 //
 // With `burst = B`, the constructor ends in `.burst(B)`. With `using = SHARED`, the
-// limiter is `&(SHARED)`.
+// limiter is `&(SHARED)`; with `using = PATH` (a `static`), the call is
+// `limit_named(&(PATH), "NAME", "f", INNER)` (`limit_named_or_reject` with `wait`),
+// NAME the path's last segment, the `limiter` label of the gauges.
 //
-// With `key = KEY`, the call is `limit_keyed(&(SHARED), KEY, "f", INNER)` (with
-// `using`) or, with the function's own limits,
+// With `key = KEY`, the call is `limit_keyed(KEY, &(SHARED), "NAME", "f", INNER)` (with
+// `using`; NAME as above, else the function's name) or, with the function's own limits,
 //     ::steadfast::__private::limit_per_key(
 //         {
 //             static __STEADFAST_LIMITER: ::steadfast::__private::KeyedSite =
@@ -74,12 +76,25 @@ impl Expand for LimitArgs {
             Some(_) => ("limit_or_reject", "limit_keyed_or_reject", "limit_per_key_or_reject"),
             None => ("limit", "limit_keyed", "limit_per_key"),
         };
+        // A shared limiter named by a path reports its gauges under the `static`'s name.
+        let label = self.using.as_ref().and_then(|using| static_name(&using.value));
+        let named = match &self.wait {
+            Some(_) => "limit_named_or_reject",
+            None => "limit_named",
+        };
         let function = match (&self.key, &self.using) {
+            (None, Some(_)) if label.is_some() => named,
             (None, _) => plain,
             (Some(_), Some(_)) => keyed,
             (Some(_), None) => per_key,
         };
         let function = syn::Ident::new(function, Span::call_site());
+        // The keyed entry point always takes a label: the static's, else the function's.
+        let label = match (&self.key, &self.using, label) {
+            (_, _, Some(label)) => Some(quote!(#label,)),
+            (Some(_), Some(_), None) => Some(quote!(#name,)),
+            _ => None,
+        };
         let key = self.key.as_ref().map(|key| {
             let key = key_value(&key.value);
             quote!(#key,)
@@ -87,9 +102,9 @@ impl Expand for LimitArgs {
         // With `using`, the key comes first: its type is known when the limiter is
         // checked against it.
         let head = match (&key, &self.using) {
-            (Some(key), Some(_)) => quote!(#key #limiter,),
+            (Some(key), Some(_)) => quote!(#key #limiter, #label),
             (Some(key), None) => quote!(#limiter, #key),
-            (None, _) => quote!(#limiter,),
+            (None, _) => quote!(#limiter, #label),
         };
         let args = match &self.wait {
             Some(wait) => {
@@ -108,6 +123,27 @@ impl Expand for LimitArgs {
             ),
             _ => Code::Future(quote!(::steadfast::__private::#function(#args))),
         }
+    }
+}
+
+/// The name of the `static` a `using = PATH` names: the path's last segment (`DB` of
+/// `crate::limits::DB`), as a string literal, when it is written as statics are
+/// (`UPPER_CASE`); `None` for any other expression (a field, `self.limiter`, a call, a
+/// lowercase local or parameter), whose limiter reports under the function's name.
+pub(super) fn static_name(expr: &Expr) -> Option<syn::LitStr> {
+    match unwrap_group(expr) {
+        Expr::Path(path) if path.qself.is_none() => {
+            let last = path.path.segments.last()?;
+            let name = last.ident.to_string();
+            let is_static = name.bytes().any(|b| b.is_ascii_uppercase())
+                && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            is_static.then(|| syn::LitStr::new(&name, last.ident.span()))
+        }
+        Expr::Paren(paren) => static_name(&paren.expr),
+        // `&*FLEET`: a `LazyLock` static.
+        Expr::Reference(syn::ExprReference { expr, .. })
+        | Expr::Unary(syn::ExprUnary { op: syn::UnOp::Deref(_), expr, .. }) => static_name(expr),
+        _ => None,
     }
 }
 

@@ -150,6 +150,11 @@ pub struct Breaker {
     epoch: Epoch,
     /// Whether clamped builder values have been reported.
     reported: AtomicBool,
+    /// The name of the `static` that `#[circuit_breaker(using = NAME)]` shares, learnt
+    /// at its first call: the `function` label of `steadfast_circuit_state` when the
+    /// breaker has no [`name`](Breaker::name) of its own (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(crate) label: std::sync::OnceLock<&'static str>,
 }
 
 /// The validated arguments of a [`Breaker`].
@@ -221,6 +226,8 @@ impl Breaker {
             trials: Mutex::new(Trials::new()),
             epoch: Epoch::new(),
             reported: AtomicBool::new(false),
+            #[cfg(feature = "metrics")]
+            label: std::sync::OnceLock::new(),
         }
     }
 
@@ -311,7 +318,9 @@ impl Breaker {
     }
 
     /// The name in the `function` field of the events and in [`CircuitOpen`] for calls
-    /// made through [`run`](Self::run) (the attribute uses the function's name).
+    /// made through [`run`](Self::run) (the attribute uses the function's name), and
+    /// the `function` label of `steadfast_circuit_state` (feature `metrics`; unnamed, a
+    /// breaker shared by `#[circuit_breaker(using = STATIC)]` reports under `STATIC`).
     ///
     /// ```
     /// static DB: steadfast::Breaker = steadfast::Breaker::new().name("db");

@@ -295,10 +295,13 @@ impl Breaker {
     }
 
     /// The `steadfast_circuit_state` gauge (feature `metrics`): under the breaker's
-    /// [`name`](Breaker::name) if it has one (a shared breaker), else under the
-    /// function's; `isolate`/`reset` of an unnamed breaker name no function.
+    /// [`name`](Breaker::name) if it has one, else under the name of the `static` an
+    /// attribute shares it by (`using = PAYMENTS`), else under the function's;
+    /// `isolate`/`reset` of a breaker with neither name no function.
     #[inline]
     fn report(&self, function: &'static str, state: Circuit) {
+        #[cfg(feature = "metrics")]
+        let function = self.label.get().copied().unwrap_or(function);
         let name = if self.config.name.is_empty() { function } else { self.config.name };
         if !name.is_empty() {
             crate::metrics::circuit(name, state);

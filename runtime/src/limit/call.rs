@@ -74,6 +74,48 @@ pub fn limit_or_reject<'a, L: Limit + ?Sized, F: Future>(
     Limited::new(limiter, function, limiter.acquire(Some(wait)), body, Reject(on_rejected))
 }
 
+/// [`limit`] through a shared limiter named by a path (`#[limit(using = DB)]`): the
+/// gauges are labelled `label` (the path's last segment, the `static`'s name) unless
+/// the limiter has a [`label`](Limit::label) of its own.
+#[doc(hidden)]
+#[allow(clippy::type_complexity)] // the acquiring future has no name
+pub fn limit_named<'a, L: Limit + ?Sized, F: Future>(
+    limiter: &'a L,
+    label: &'static str,
+    function: &'static str,
+    body: F,
+) -> Limited<
+    Labelled<&'a L>,
+    impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
+    L::Permit<'a>,
+    F,
+    FailOpen,
+> {
+    let acquire = limiter.acquire(None);
+    Limited::new(Labelled::new(limiter, label), function, acquire, body, FailOpen)
+}
+
+/// [`limit_or_reject`] through a shared limiter named by a path, as [`limit_named`].
+#[doc(hidden)]
+#[allow(clippy::type_complexity)] // the acquiring future has no name
+pub fn limit_named_or_reject<'a, L: Limit + ?Sized, F: Future>(
+    limiter: &'a L,
+    label: &'static str,
+    function: &'static str,
+    wait: Duration,
+    on_rejected: fn(Rejected) -> F::Output,
+    body: F,
+) -> Limited<
+    Labelled<&'a L>,
+    impl Future<Output = Result<L::Permit<'a>, Rejected>> + 'a,
+    L::Permit<'a>,
+    F,
+    Reject<F::Output>,
+> {
+    let acquire = limiter.acquire(Some(wait));
+    Limited::new(Labelled::new(limiter, label), function, acquire, body, Reject(on_rejected))
+}
+
 /// [`limit`] for a keyed limiter: runs `body` holding a slot of `key`'s limits, waiting
 /// as long as needed. What `#[limit(using = EXPR, key = KEY)]` without `wait` expands to.
 ///
@@ -84,11 +126,12 @@ pub fn limit_or_reject<'a, L: Limit + ?Sized, F: Future>(
 pub fn limit_keyed<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future + 'a>(
     key: K,
     limiter: &'a L,
+    label: &'static str,
     function: &'static str,
     body: F,
 ) -> impl Future<Output = F::Output> + 'a {
     let acquire = limiter.acquire(key, None);
-    Limited::new(ByKey::new(limiter), function, acquire, body, FailOpen)
+    Limited::new(Labelled::new(ByKey::new(limiter), label), function, acquire, body, FailOpen)
 }
 
 /// [`limit_or_reject`] for a keyed limiter: waits at most `wait` for a slot of `key`'s
@@ -97,13 +140,15 @@ pub fn limit_keyed<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future + 'a>(
 pub fn limit_keyed_or_reject<'a, K: 'a, L: KeyedLimit<K> + ?Sized, F: Future + 'a>(
     key: K,
     limiter: &'a L,
+    label: &'static str,
     function: &'static str,
     wait: Duration,
     on_rejected: fn(Rejected) -> F::Output,
     body: F,
 ) -> impl Future<Output = F::Output> + 'a {
     let acquire = limiter.acquire(key, Some(wait));
-    Limited::new(ByKey::new(limiter), function, acquire, body, Reject(on_rejected))
+    let limiter = Labelled::new(ByKey::new(limiter), label);
+    Limited::new(limiter, function, acquire, body, Reject(on_rejected))
 }
 
 /// [`limit_keyed`] with the function's own limits: `#[limit(concurrency = 2, key = KEY)]`.
@@ -202,6 +247,43 @@ impl<L: Limit + ?Sized> DescribeLimit for &L {
 
     fn label(&self) -> Option<&'static str> {
         L::label(self)
+    }
+}
+
+/// A shared limiter with the name its `using = PATH` gives it: the `limiter` label of
+/// the gauges when it has none of its own. Without the feature `metrics`, the limiter
+/// alone.
+#[doc(hidden)]
+pub struct Labelled<L> {
+    limiter: L,
+    #[cfg(feature = "metrics")]
+    label: &'static str,
+}
+
+impl<L> Labelled<L> {
+    #[inline(always)]
+    fn new(limiter: L, label: &'static str) -> Self {
+        #[cfg(not(feature = "metrics"))]
+        let _ = label;
+        Labelled {
+            limiter,
+            #[cfg(feature = "metrics")]
+            label,
+        }
+    }
+}
+
+impl<L: DescribeLimit> DescribeLimit for Labelled<L> {
+    fn describe_limit(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.limiter.describe_limit(f)
+    }
+
+    #[inline]
+    fn label(&self) -> Option<&'static str> {
+        #[cfg(feature = "metrics")]
+        return Some(self.limiter.label().unwrap_or(self.label));
+        #[cfg(not(feature = "metrics"))]
+        self.limiter.label()
     }
 }
 
@@ -355,11 +437,16 @@ where
             // polled again once it is ready; if this one were, it would take a slot
             // again and poll the finished body, which a finished `async` block answers
             // with a panic, and the slot would be freed while unwinding.)
-            let running = Held::enter(label(&*this.limiter, this.function));
             if let Poll::Ready(out) = this.body.as_mut().poll(cx) {
-                drop((permit, running));
+                drop(permit);
                 return Poll::Ready(out);
             }
+            // In `steadfast_limit_in_flight` from the body's first `Pending` on: a body
+            // done within its first poll would leave the gauge as it found it before
+            // any other thread could read it, so it is not counted, and the success
+            // path asks the `metrics` facade once per call (at the call's start), not
+            // twice. A body that suspends pays the second question with its wake-up.
+            let running = Held::enter(label(&*this.limiter, this.function));
             this.state.set(Phase::Running { permit, running });
             return Poll::Pending;
         }

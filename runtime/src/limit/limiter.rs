@@ -365,8 +365,9 @@ impl Limiter {
 
     /// Names the limiter: the `limiter` label of `steadfast_limit_in_flight` and
     /// `steadfast_limit_waiting` (feature `metrics`) for every function that shares it.
-    /// Unnamed, a limiter reports under the name of the function that calls through it
-    /// (right for the limiter of one function).
+    /// Unnamed, a limiter shared by `#[limit(using = STATIC)]` reports under the
+    /// static's name (`STATIC`), and any other under the name of the function that
+    /// calls through it (right for the limiter of one function).
     ///
     /// ```
     /// static DB: steadfast::Limiter = steadfast::Limiter::concurrency(10).name("DB");

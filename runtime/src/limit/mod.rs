@@ -32,8 +32,8 @@ mod window;
 mod tests;
 
 pub use call::{
-    KeyCopy, LimitKey, key_copy, limit, limit_keyed, limit_keyed_or_reject, limit_or_reject,
-    limit_per_key, limit_per_key_or_reject,
+    KeyCopy, LimitKey, key_copy, limit, limit_keyed, limit_keyed_or_reject, limit_named,
+    limit_named_or_reject, limit_or_reject, limit_per_key, limit_per_key_or_reject,
 };
 pub use keyed::{KeyedAcquire, KeyedLimit, KeyedLimiter, KeyedPermit};
 #[cfg(feature = "redis")]

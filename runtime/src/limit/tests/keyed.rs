@@ -53,7 +53,7 @@ async fn each_key_has_its_own_slots_and_fifo_line() {
         .into_iter()
         .map(|(key, id)| {
             let order = order.clone();
-            tokio::spawn(limit_keyed(key, &L, "f", async move {
+            tokio::spawn(limit_keyed(key, &L, "L", "f", async move {
                 order.lock().unwrap().push((id, t0.elapsed()));
                 sleep(100 * MS).await;
             }))
@@ -75,7 +75,7 @@ async fn a_full_key_rejects_with_a_wait_and_others_pass() {
     static L: KeyedLimiter<&str> = KeyedLimiter::concurrency(1);
     let held = L.acquire("a", None).await.unwrap();
     let t0 = Instant::now();
-    let rejected = limit_keyed_or_reject("a", &L, "f", 250 * MS, Err, async { Ok(()) }).await;
+    let rejected = limit_keyed_or_reject("a", &L, "L", "f", 250 * MS, Err, async { Ok(()) }).await;
     let rejected = rejected.unwrap_err();
     assert_eq!((rejected.waited(), rejected.function()), (250 * MS, Some("f")));
     assert_eq!(t0.elapsed(), 250 * MS);
