@@ -390,7 +390,7 @@ async fn futures_join<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
 // `redis-server`, skipped without one (as in tests/redis.rs).
 static FLEET: tokio::sync::OnceCell<RedisLimiter> = tokio::sync::OnceCell::const_new();
 
-#[limit(using = &*FLEET.get().expect("built by the test"))]
+#[limit(using = FLEET.get().expect("built by the test"))]
 async fn fleet_call(ms: u64) -> Result<(), Failure> {
     sleep(Duration::from_millis(ms)).await;
     Ok(())
