@@ -24,6 +24,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use failsafe::futures::CircuitBreaker as _;
 use steadfast::{Breaker, CircuitOpen, RetryBudget, RetryPolicy, circuit_breaker, retry};
+use steadfast_benches::{bench_call as call, runtime};
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceExt};
 use tower_resilience_circuitbreaker::{CircuitBreakerLayer, SlidingWindowType};
@@ -101,23 +102,6 @@ async fn hand_counter(x: &u64, n: u64) -> Out {
     out
 }
 
-/// Benchmarks `$call` (an expression awaiting one call with `x` and `n`) as `$name`:
-/// `iters` calls awaited one after the other in one task, as in the `success` bench.
-macro_rules! call {
-    ($group:expr, $rt:expr, $name:literal, |$x:ident, $n:ident| $call:expr) => {
-        $group.bench_function($name, |b| {
-            b.to_async(&$rt).iter_custom(|iters| async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let ($x, $n) = (black_box(&1_u64), black_box(2_u64));
-                    black_box($call).expect("success");
-                }
-                start.elapsed()
-            })
-        });
-    };
-}
-
 fn tower_call<S>(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, name: &str, svc: &S)
 where
     S: Service<(u64, u64), Response = u64> + Clone,
@@ -137,10 +121,6 @@ where
             }
         })
     });
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime")
 }
 
 fn breaker_success(c: &mut Criterion) {

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant as WallInstant};
 
 use criterion::{Criterion, criterion_group};
 use steadfast::{Hedge, hedge};
+use steadfast_benches::runtime;
 use steadfast_benches::{Out, bare};
 use tokio::runtime::Runtime;
 use tokio::time::{Instant, sleep};
@@ -42,10 +43,6 @@ async fn attr_fixed(x: &u64, n: u64) -> Out {
 #[hedge(after = p95)]
 async fn attr_learnt(x: &u64, n: u64) -> Out {
     bare(x, n).await
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime")
 }
 
 /// The hand-written hedge: the body raced against a timer; when the timer fires first,

@@ -12,33 +12,12 @@
 //! (no steadfast code at all) is the control: its change is the noise between the two
 //! runs. See BENCHMARKS.md, "The `metrics` feature".
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use steadfast::{Breaker, CircuitOpen, Hedge};
 use steadfast_benches::{bare, bounded, limited, retried, stacked, timed};
-use tokio::runtime::Runtime;
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime")
-}
-
-/// The same harness as the `success` bench: `iters` calls awaited one after the other.
-macro_rules! call {
-    ($group:expr, $rt:expr, $name:literal, |$x:ident, $n:ident| $call:expr) => {
-        $group.bench_function($name, |b| {
-            b.to_async(&$rt).iter_custom(|iters| async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let ($x, $n) = (black_box(&1_u64), black_box(2_u64));
-                    black_box($call).expect("success");
-                }
-                start.elapsed()
-            })
-        });
-    };
-}
+use steadfast_benches::{bench_call as call, runtime};
 
 #[derive(Debug)]
 struct Open;

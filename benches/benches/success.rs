@@ -20,30 +20,9 @@ use steadfast_benches::{
     CONCURRENCY, DELAY, Error, Out, TIMEOUT, bare, bounded, hand_boundary, hand_limit, hand_retry,
     hand_stacked, hand_timeout, limited, retried, stacked, timed,
 };
+use steadfast_benches::{bench_call as call, runtime};
 use tokio::runtime::Runtime;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime")
-}
-
-/// Benchmarks `$call` (an expression awaiting one call with `x` and `n`) as `$name`:
-/// `iters` calls awaited one after the other in one task, the loop that
-/// [`tower_call`] runs too, so that every variant has the same harness.
-macro_rules! call {
-    ($group:expr, $rt:expr, $name:literal, |$x:ident, $n:ident| $call:expr) => {
-        $group.bench_function($name, |b| {
-            b.to_async(&$rt).iter_custom(|iters| async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let ($x, $n) = (black_box(&1_u64), black_box(2_u64));
-                    black_box($call).expect("success");
-                }
-                start.elapsed()
-            })
-        });
-    };
-}
 
 fn retry(c: &mut Criterion) {
     let rt = runtime();

@@ -386,3 +386,28 @@ pub fn poll_once<F: Future>(future: F) -> F::Output {
         Poll::Pending => panic!("the success path must finish on the first poll"),
     }
 }
+
+/// The runtime of the success-path benchmarks: one thread, with the time driver.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime")
+}
+
+/// Benchmarks `$call` (an expression awaiting one call with `x` and `n`) as `$name` in
+/// `$group`: `iters` calls awaited one after the other in one task on `$rt`, the same
+/// harness for every success-path variant (the `success`, `breaker` and `metrics`
+/// benches).
+#[macro_export]
+macro_rules! bench_call {
+    ($group:expr, $rt:expr, $name:literal, |$x:ident, $n:ident| $call:expr) => {
+        $group.bench_function($name, |b| {
+            b.to_async(&$rt).iter_custom(|iters| async move {
+                let start = ::std::time::Instant::now();
+                for _ in 0..iters {
+                    let ($x, $n) = (::std::hint::black_box(&1_u64), ::std::hint::black_box(2_u64));
+                    ::std::hint::black_box($call).expect("success");
+                }
+                start.elapsed()
+            })
+        });
+    };
+}

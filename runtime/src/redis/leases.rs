@@ -108,6 +108,14 @@ impl Keeper {
         }
     }
 
+    /// Runs `call` on the keeper's connection within `redis_timeout`: whether Redis
+    /// answered.
+    async fn answered(&self, call: &::redis::ScriptInvocation<'_>) -> bool {
+        let mut conn = self.conn.clone();
+        let done = tokio::time::timeout(self.redis_timeout, call.invoke_async::<i64>(&mut conn));
+        matches!(done.await, Ok(Ok(_)))
+    }
+
     /// Gives leases back. If Redis misses it, they free their slots when they expire.
     async fn release(&self, key: &str, tokens: &[Arc<str>]) {
         let mut call = RELEASE_SCRIPT.key(key);
@@ -115,9 +123,7 @@ impl Keeper {
         for token in tokens {
             call.arg(&**token);
         }
-        let mut conn = self.conn.clone();
-        let done = tokio::time::timeout(self.redis_timeout, call.invoke_async::<i64>(&mut conn));
-        if !matches!(done.await, Ok(Ok(_))) {
+        if !self.answered(&call).await {
             tracing::debug!(
                 target: "steadfast",
                 limiter = self.limiter,
@@ -134,9 +140,7 @@ impl Keeper {
         for token in tokens {
             call.arg(&***token);
         }
-        let mut conn = self.conn.clone();
-        let done = tokio::time::timeout(self.redis_timeout, call.invoke_async::<i64>(&mut conn));
-        if !matches!(done.await, Ok(Ok(_))) {
+        if !self.answered(&call).await {
             tracing::debug!(
                 target: "steadfast",
                 limiter = self.limiter,
