@@ -19,8 +19,8 @@ use std::sync::LazyLock;
 use backon::{ExponentialBuilder, Retryable};
 use gungraun::{library_benchmark, library_benchmark_group, main};
 use steadfast_benches::{
-    DELAY, Out, bare, bounded, hand_boundary, hand_limit, hand_rate, hand_retry, hand_stacked,
-    hand_timeout, limited, poll_once, rate_limited, retried, stacked, timed,
+    DELAY, Out, bare, bounded, broken, hand_boundary, hand_limit, hand_rate, hand_retry,
+    hand_stacked, hand_timeout, hedged, limited, poll_once, rate_limited, retried, stacked, timed,
 };
 use tokio::runtime::Runtime;
 
@@ -50,6 +50,8 @@ fn warmed_up(x: u64) -> u64 {
         poll_once(hand_rate(x_ref, 2)),
         poll_once(stacked(x_ref, 2)),
         poll_once(hand_stacked(x_ref, 2)),
+        poll_once(broken(x_ref, 2)),
+        poll_once(hedged(x_ref, 2)),
     ] {
         assert_eq!(out, Ok(x + 2));
     }
@@ -93,6 +95,8 @@ one_call! {
     rate_hand_written => hand_rate,
     stack_steadfast => stacked,
     stack_hand_written => hand_stacked,
+    breaker_steadfast => broken,
+    hedge_steadfast => hedged,
 }
 
 library_benchmark_group!(
@@ -107,5 +111,16 @@ library_benchmark_group!(
 library_benchmark_group!(name = limit, benchmarks = [limit_steadfast, limit_semaphore]);
 library_benchmark_group!(name = rate, benchmarks = [rate_steadfast, rate_hand_written]);
 library_benchmark_group!(name = stack, benchmarks = [stack_steadfast, stack_hand_written]);
+library_benchmark_group!(name = breaker, benchmarks = [breaker_steadfast]);
+library_benchmark_group!(name = hedge, benchmarks = [hedge_steadfast]);
 
-main!(library_benchmark_groups = retry, timeout, error_boundary, limit, rate, stack);
+main!(
+    library_benchmark_groups = retry,
+    timeout,
+    error_boundary,
+    limit,
+    rate,
+    stack,
+    breaker,
+    hedge
+);

@@ -15,30 +15,9 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use steadfast::{Breaker, CircuitOpen, Hedge};
-use steadfast_benches::{bare, bounded, limited, retried, stacked, timed};
+use steadfast::{Breaker, Hedge};
+use steadfast_benches::{bare, bounded, broken, hedged, limited, retried, stacked, timed};
 use steadfast_benches::{bench_call as call, runtime};
-
-#[derive(Debug)]
-struct Open;
-
-impl From<CircuitOpen> for Open {
-    fn from(_: CircuitOpen) -> Self {
-        Open
-    }
-}
-
-/// `#[circuit_breaker]` with its own breaker, closed.
-#[steadfast::circuit_breaker]
-async fn broken(x: &u64, n: u64) -> Result<u64, Open> {
-    Ok(*x + n)
-}
-
-/// `#[hedge]` on a call that finishes on its first poll (no timer armed).
-#[steadfast::hedge(after = 1s)]
-async fn hedged(x: &u64, n: u64) -> Result<u64, Open> {
-    Ok(*x + n)
-}
 
 static BREAKER: Breaker = Breaker::new().name("bench");
 static HEDGE: Hedge = Hedge::after(Duration::from_secs(1)).name("bench");
@@ -57,10 +36,10 @@ fn success(c: &mut Criterion) {
     // The runtime halves of `#[circuit_breaker]` and `#[hedge]`, which record nothing
     // on the success path: a second control.
     call!(group, rt, "breaker (Breaker::run)", |x, n| {
-        BREAKER.run(async { Ok::<u64, Open>(*x + n) }).await
+        BREAKER.run(async { Ok::<u64, steadfast_benches::Error>(*x + n) }).await
     });
     call!(group, rt, "hedge (Hedge::run)", |x, n| {
-        HEDGE.run(|| async { Ok::<u64, Open>(*x + n) }).await
+        HEDGE.run(|| async { Ok::<u64, steadfast_benches::Error>(*x + n) }).await
     });
     group.finish();
 }

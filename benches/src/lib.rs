@@ -15,7 +15,10 @@ use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use steadfast::{Limiter, Panicked, Rejected, TimedOut, error_boundary, limit, retry, timeout};
+use steadfast::{
+    CircuitOpen, Limiter, Panicked, Rejected, TimedOut, circuit_breaker, error_boundary, hedge,
+    limit, retry, timeout,
+};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -47,6 +50,12 @@ impl From<Rejected> for Error {
 impl From<Panicked> for Error {
     fn from(_: Panicked) -> Self {
         Error("panicked")
+    }
+}
+
+impl From<CircuitOpen> for Error {
+    fn from(_: CircuitOpen) -> Self {
+        Error("circuit open")
     }
 }
 
@@ -146,6 +155,22 @@ static SLOTS: Semaphore = Semaphore::const_new(CONCURRENCY);
 pub async fn hand_limit(x: &u64, n: u64) -> Out {
     let _permit = SLOTS.acquire().await.expect("the semaphore is never closed");
     bare(x, n).await
+}
+
+// ---------------------------------------------------------------- #[circuit_breaker]
+
+/// `#[circuit_breaker]` with a breaker of its own (the defaults), closed.
+#[circuit_breaker]
+pub async fn broken(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
+}
+
+// ---------------------------------------------------------------- #[hedge]
+
+/// `#[hedge]` on a call that finishes on its first poll (no timer is armed).
+#[hedge(after = 1s)]
+pub async fn hedged(x: &u64, n: u64) -> Out {
+    Ok(*x + n)
 }
 
 // ---------------------------------------------------------------- all four
