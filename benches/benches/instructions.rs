@@ -111,9 +111,37 @@ library_benchmark_group!(
 library_benchmark_group!(name = limit, benchmarks = [limit_steadfast, limit_semaphore]);
 library_benchmark_group!(name = rate, benchmarks = [rate_steadfast, rate_hand_written]);
 library_benchmark_group!(name = stack, benchmarks = [stack_steadfast, stack_hand_written]);
+// The hand-written instrumentation with the `metrics` macros (bench feature `metrics`):
+// what the feature's cost is compared with.
+#[cfg(feature = "metrics")]
+#[library_benchmark]
+#[bench::call(warmed_up(1))]
+fn metrics_hand_written(x: u64) -> Out {
+    black_box(poll_once(steadfast_benches::hand_metered(black_box(&x), black_box(2))))
+}
+
+#[cfg(feature = "metrics")]
+library_benchmark_group!(
+    name = metered,
+    benchmarks = [error_boundary_steadfast, metrics_hand_written]
+);
+
 library_benchmark_group!(name = breaker, benchmarks = [breaker_steadfast]);
 library_benchmark_group!(name = hedge, benchmarks = [hedge_steadfast]);
 
+#[cfg(feature = "metrics")]
+main!(
+    library_benchmark_groups = retry,
+    timeout,
+    error_boundary,
+    limit,
+    rate,
+    stack,
+    breaker,
+    hedge,
+    metered
+);
+#[cfg(not(feature = "metrics"))]
 main!(
     library_benchmark_groups = retry,
     timeout,

@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo bench -p steadfast-benches --bench metrics -- --warm-up-time 1 --measurement-time 3 --save-baseline metrics-off
-//! cargo bench -p steadfast-benches --bench metrics --features metrics -- --warm-up-time 1 --measurement-time 3 --baseline metrics-off
+//! cargo bench -p steadfast-benches --bench metrics --features metrics -- --warm-up-time 1 --measurement-time 3 --save-baseline metrics-on
 //! ```
 //!
 //! The second run prints each benchmark's change against the first. `metrics/bare`
@@ -40,6 +40,12 @@ fn success(c: &mut Criterion) {
     });
     call!(group, rt, "hedge (Hedge::run)", |x, n| {
         HEDGE.run(|| async { Ok::<u64, steadfast_benches::Error>(*x + n) }).await
+    });
+    // Hand-written instrumentation of the same body with the `metrics` macros: what
+    // an application pays without steadfast for the two series of every call.
+    #[cfg(feature = "metrics")]
+    call!(group, rt, "hand-written metrics macros", |x, n| {
+        steadfast_benches::hand_metered(x, n).await
     });
     group.finish();
 }

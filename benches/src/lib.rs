@@ -141,6 +141,22 @@ pub async fn hand_boundary(x: &u64, n: u64) -> Out {
     out
 }
 
+/// `#[error_boundary]`'s body with the two series steadfast records for every call
+/// (`steadfast_calls_total` by outcome, `steadfast_call_duration_seconds`) written by
+/// hand with the `metrics` macros, the way their documentation shows: the reference
+/// for what the `metrics` feature costs (bench feature `metrics`).
+#[cfg(feature = "metrics")]
+pub async fn hand_metered(x: &u64, n: u64) -> Out {
+    let start = Instant::now();
+    let out = bare(x, n).await;
+    let outcome = if out.is_ok() { "ok" } else { "error" };
+    metrics::counter!("steadfast_calls_total", "function" => "hand_metered", "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("steadfast_call_duration_seconds", "function" => "hand_metered")
+        .record(start.elapsed().as_secs_f64());
+    out
+}
+
 // ---------------------------------------------------------------- #[limit]
 
 #[limit(concurrency = 8)]
