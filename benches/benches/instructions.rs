@@ -18,6 +18,8 @@ use std::sync::LazyLock;
 
 use backon::{ExponentialBuilder, Retryable};
 use gungraun::{library_benchmark, library_benchmark_group, main};
+#[cfg(feature = "metrics")]
+use steadfast_benches::hand_metered;
 use steadfast_benches::{
     DELAY, Out, bare, bounded, broken, hand_boundary, hand_limit, hand_rate, hand_retry,
     hand_stacked, hand_timeout, hedged, limited, poll_once, rate_limited, retried, stacked, timed,
@@ -70,7 +72,8 @@ async fn tokio_retry(x: &u64, n: u64) -> Out {
 
 /// One benchmark per function: a single call, polled once.
 macro_rules! one_call {
-    ($($bench:ident => $function:ident,)*) => {$(
+    ($($(#[$attr:meta])* $bench:ident => $function:ident,)*) => {$(
+        $(#[$attr])*
         #[library_benchmark]
         #[bench::call(warmed_up(1))]
         fn $bench(x: u64) -> Out {
@@ -97,6 +100,10 @@ one_call! {
     stack_hand_written => hand_stacked,
     breaker_steadfast => broken,
     hedge_steadfast => hedged,
+    // The hand-written instrumentation with the `metrics` macros: what the feature's
+    // cost is compared with.
+    #[cfg(feature = "metrics")]
+    metrics_hand_written => hand_metered,
 }
 
 library_benchmark_group!(
@@ -111,15 +118,6 @@ library_benchmark_group!(
 library_benchmark_group!(name = limit, benchmarks = [limit_steadfast, limit_semaphore]);
 library_benchmark_group!(name = rate, benchmarks = [rate_steadfast, rate_hand_written]);
 library_benchmark_group!(name = stack, benchmarks = [stack_steadfast, stack_hand_written]);
-// The hand-written instrumentation with the `metrics` macros (bench feature `metrics`):
-// what the feature's cost is compared with.
-#[cfg(feature = "metrics")]
-#[library_benchmark]
-#[bench::call(warmed_up(1))]
-fn metrics_hand_written(x: u64) -> Out {
-    black_box(poll_once(steadfast_benches::hand_metered(black_box(&x), black_box(2))))
-}
-
 #[cfg(feature = "metrics")]
 library_benchmark_group!(
     name = metered,
@@ -129,26 +127,24 @@ library_benchmark_group!(
 library_benchmark_group!(name = breaker, benchmarks = [breaker_steadfast]);
 library_benchmark_group!(name = hedge, benchmarks = [hedge_steadfast]);
 
+/// Every group, and `$extra` (the groups of the bench crate's features).
+macro_rules! all_groups {
+    ($($extra:ident),*) => {
+        main!(
+            library_benchmark_groups = retry,
+            timeout,
+            error_boundary,
+            limit,
+            rate,
+            stack,
+            breaker,
+            hedge
+            $(, $extra)*
+        );
+    };
+}
+
 #[cfg(feature = "metrics")]
-main!(
-    library_benchmark_groups = retry,
-    timeout,
-    error_boundary,
-    limit,
-    rate,
-    stack,
-    breaker,
-    hedge,
-    metered
-);
+all_groups!(metered);
 #[cfg(not(feature = "metrics"))]
-main!(
-    library_benchmark_groups = retry,
-    timeout,
-    error_boundary,
-    limit,
-    rate,
-    stack,
-    breaker,
-    hedge
-);
+all_groups!();
